@@ -1,0 +1,87 @@
+package memfile
+
+import (
+	"errors"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestAllocateRefcountAndReuse(t *testing.T) {
+	f, err := New("test", 64*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := f.Allocate(4 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Slice(a.Start, a.Len())
+	for i := range s {
+		if s[i] != 0 {
+			t.Fatalf("fresh page not zero at %d", i)
+		}
+	}
+	s[0], s[len(s)-1] = 1, 2
+	f.IncRef(Range{a.Start, a.Start + PageSize})
+	f.DecRef(a)
+	if got := f.RefCount(a.Start); got != 1 {
+		t.Fatalf("refcount = %d, want 1", got)
+	}
+	if f.Used() != PageSize {
+		t.Fatalf("used = %d, want one page", f.Used())
+	}
+	b, err := f.Allocate(3 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Start != a.Start+PageSize {
+		t.Fatalf("freed range not reused: got %#x", b.Start)
+	}
+	if v := f.Slice(b.Start, b.Len())[b.Len()-1]; v != 0 {
+		t.Fatalf("reused page not zeroed: %d", v)
+	}
+	if f.Slice(a.Start, PageSize)[0] != 1 {
+		t.Fatal("still-referenced page lost its data")
+	}
+}
+
+func TestAllocateFull(t *testing.T) {
+	f, err := New("test", 4*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Allocate(4 * PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Allocate(PageSize); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("allocate past the limit: %v, want ENOMEM", err)
+	}
+	if _, err := f.Allocate(100); !errors.Is(err, unix.EINVAL) {
+		t.Fatalf("unaligned allocate: %v, want EINVAL", err)
+	}
+}
+
+func TestFreeListCoalesces(t *testing.T) {
+	f, err := New("test", 16*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rs []Range
+	for i := 0; i < 4; i++ {
+		r, err := f.Allocate(PageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	f.DecRef(rs[0])
+	f.DecRef(rs[2])
+	f.DecRef(rs[1])
+	if len(f.free) != 1 || f.free[0] != (Range{rs[0].Start, rs[2].End}) {
+		t.Fatalf("free list %v not coalesced", f.free)
+	}
+}

@@ -1,0 +1,171 @@
+package vfs
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Dentry is a name bound to an inode in one filesystem's tree. vfs creates
+// dentries; filesystems see only their Inodes.
+type Dentry struct {
+	fs    *Filesystem
+	inode Inode
+
+	// parent and name change only under VirtualFilesystem.renameMu held
+	// for writing (rename); they are atomic so PathOf can read them without
+	// the lock. The root of a filesystem has no parent.
+	parent atomic.Pointer[Dentry]
+	name   atomic.Pointer[string]
+
+	// dirMu serialises operations on this directory and guards children.
+	dirMu    sync.Mutex
+	children map[string]*Dentry
+
+	// dead is set once the dentry is unlinked (or replaced by a rename).
+	dead atomic.Bool
+	// mounted counts mounts whose mount point is this dentry.
+	mounted atomic.Int32
+	refs    atomic.Int64
+}
+
+func newDentry(fs *Filesystem, inode Inode, parent *Dentry, name string) *Dentry {
+	d := &Dentry{fs: fs, inode: inode}
+	d.parent.Store(parent)
+	d.name.Store(&name)
+	return d
+}
+
+// Name returns the dentry's current name in its parent ("" for a root).
+func (d *Dentry) Name() string { return *d.name.Load() }
+
+// Parent returns the dentry's parent, or nil for a filesystem root.
+func (d *Dentry) Parent() *Dentry { return d.parent.Load() }
+
+// Inode returns the dentry's inode.
+func (d *Dentry) Inode() Inode { return d.inode }
+
+// Filesystem returns the filesystem the dentry belongs to.
+func (d *Dentry) Filesystem() *Filesystem { return d.fs }
+
+// IsDead reports whether the dentry was unlinked.
+func (d *Dentry) IsDead() bool { return d.dead.Load() }
+
+// isMountPoint reports whether something is mounted on d.
+func (d *Dentry) isMountPoint() bool { return d.mounted.Load() > 0 }
+
+// cachedChild returns the cached child name; d.dirMu must be held.
+func (d *Dentry) cachedChildLocked(name string) *Dentry {
+	return d.children[name]
+}
+
+func (d *Dentry) insertChildLocked(c *Dentry) {
+	if d.children == nil {
+		d.children = map[string]*Dentry{}
+	}
+	d.children[c.Name()] = c
+}
+
+// VirtualDentry names one place in the mount tree: a dentry seen through a
+// mount. The zero value is "no dentry".
+type VirtualDentry struct {
+	Mount  *Mount
+	Dentry *Dentry
+}
+
+// Ok reports whether vd names something.
+func (vd VirtualDentry) Ok() bool { return vd.Mount != nil && vd.Dentry != nil }
+
+// IncRef takes a reference on the mount and the dentry.
+func (vd VirtualDentry) IncRef() {
+	if vd.Mount != nil {
+		vd.Mount.refs.Add(1)
+	}
+	if vd.Dentry != nil {
+		vd.Dentry.refs.Add(1)
+	}
+}
+
+// DecRef drops a reference taken by IncRef or handed out by vfs.
+func (vd VirtualDentry) DecRef() {
+	if vd.Mount != nil {
+		vd.Mount.refs.Add(-1)
+	}
+	if vd.Dentry != nil {
+		vd.Dentry.refs.Add(-1)
+	}
+}
+
+// Inode returns the dentry's inode.
+func (vd VirtualDentry) Inode() Inode { return vd.Dentry.inode }
+
+// Mount is a filesystem placed somewhere in the tree.
+type Mount struct {
+	vfs    *VirtualFilesystem
+	fs     *Filesystem
+	id     int
+	parent *Mount  // nil for the root mount and anonymous mounts
+	point  *Dentry // the dentry of parent this mount covers
+	flags  MountFlags
+	source string
+	anon   bool
+	refs   atomic.Int64
+}
+
+// MountFlags are per-mount options.
+type MountFlags struct {
+	ReadOnly bool
+	NoExec   bool
+	NoSuid   bool
+	NoDev    bool
+	NoAtime  bool
+}
+
+// Filesystem returns the mounted filesystem.
+func (m *Mount) Filesystem() *Filesystem { return m.fs }
+
+// ID returns the mount id (statx's stx_mnt_id, mountinfo).
+func (m *Mount) ID() int { return m.id }
+
+// ReadOnly reports whether the mount is read-only.
+func (m *Mount) ReadOnly() bool { return m.flags.ReadOnly }
+
+// Flags returns the mount flags.
+func (m *Mount) Flags() MountFlags { return m.flags }
+
+// Root returns the mount's root as a VirtualDentry (no reference taken).
+func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.fs.root} }
+
+func (m *Mount) flagString() string {
+	s := "rw"
+	if m.flags.ReadOnly {
+		s = "ro"
+	}
+	if m.flags.NoSuid {
+		s += ",nosuid"
+	}
+	if m.flags.NoDev {
+		s += ",nodev"
+	}
+	if m.flags.NoExec {
+		s += ",noexec"
+	}
+	if m.flags.NoAtime {
+		s += ",noatime"
+	} else {
+		s += ",relatime"
+	}
+	return s
+}
+
+func (m *Mount) optionString() string {
+	s := m.flagString()
+	if o := m.fs.impl.MountOptions(); o != "" {
+		s += "," + o
+	}
+	return s
+}
+
+type mountKey struct {
+	parent *Mount
+	point  *Dentry
+}

@@ -1,0 +1,258 @@
+// Package vfs is the sentry's virtual filesystem: mounts, the dentry tree,
+// path resolution, open file descriptions, the fd table and the per-task
+// filesystem context (root, cwd, umask).
+//
+// # The model
+//
+// A Filesystem is one mounted instance of a filesystem type (tmpfs, the gofer
+// client, proc, ...). Its files are Inodes: small interfaces the filesystem
+// implements (inode.go). vfs owns the tree of Dentries above those inodes: a
+// Dentry is a name in a directory bound to an Inode; several dentries may share
+// an inode (hard links). Dentries are cached: once looked up, a child stays in
+// its parent's children map until it is unlinked, renamed over, or its
+// directory says it is stale (Revalidator). A Mount places a Filesystem's root
+// dentry over a dentry of another mount; a VirtualDentry is the pair (Mount,
+// Dentry) that names one place in the mount tree.
+//
+// Path resolution (walk.go) is generic: components, "." and "..", crossing
+// mounts both ways, the caller's root as a barrier, symlinks (40 at most),
+// trailing slashes, length limits. Permission checks are done here, once,
+// with the caller's credentials (Context.Credentials); filesystems only store
+// and report modes and owners. Read-only mounts fail writes with EROFS here.
+//
+// A FileDescription is an open file: status flags, offset, and the
+// filesystem's FileImpl behind it. vfs never blocks: an operation that would
+// block returns unix.EAGAIN and the file's waiter queue is notified when it
+// may succeed; the syscall layer decides whether to wait and retry.
+//
+// # Lock order
+//
+//	VirtualFilesystem.renameMu (RW: rename takes it for writing, every other
+//	  path operation for reading, once, at the top)
+//	  Dentry.dirMu of a directory (parent before child; only rename, which is
+//	    exclusive, holds two unrelated ones)
+//	    VirtualFilesystem.mountMu (mount table; leaf)
+//	    filesystem-internal locks
+//	FileDescription.offMu, FDTable.mu, FSContext.mu, lock tables: leaves,
+//	  never held across calls into a filesystem that takes renameMu.
+//
+// Reference counts: FileDescription is counted exactly (the last DecRef calls
+// FileImpl.Release). VirtualDentry references count users of a mount and a
+// dentry so busy mounts cannot be unmounted; memory is managed by Go's GC, so
+// a lost reference only leaks a count, never memory safety.
+package vfs
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
+)
+
+// Context is what vfs needs from its caller; the kernel's *Task implements
+// it, tests use a small struct.
+type Context interface {
+	// Credentials are the caller's credentials for permission checks.
+	Credentials() *auth.Credentials
+}
+
+// Limits of path resolution, as Linux.
+const (
+	MaxSymlinks = 40
+	NameMax     = 255
+	PathMax     = 4096
+)
+
+// VirtualFilesystem is the sandbox's whole file tree: the mount table, the
+// device registry and the anonymous filesystem for pipes and such.
+type VirtualFilesystem struct {
+	// renameMu: see the package comment.
+	renameMu sync.RWMutex
+
+	// mountMu guards mounts, mountList, root and nextMountID.
+	mountMu sync.RWMutex
+	// mounts maps a mount point (parent mount, dentry) to the mount on top
+	// of it.
+	mounts      map[mountKey]*Mount
+	mountList   []*Mount
+	root        *Mount
+	nextMountID int
+
+	// devMu guards devices.
+	devMu   sync.RWMutex
+	devices map[devKey]DeviceOpener
+
+	nextDevMinor atomic.Uint32
+	nextAnonIno  atomic.Uint64
+
+	anonOnce sync.Once
+	anonFS   *Filesystem
+	anonMnt  *Mount
+
+	locks lockTable
+}
+
+// New returns an empty virtual filesystem; MountRoot gives it a root.
+func New() *VirtualFilesystem {
+	v := &VirtualFilesystem{
+		mounts:  map[mountKey]*Mount{},
+		devices: map[devKey]DeviceOpener{},
+	}
+	v.locks.init()
+	return v
+}
+
+// Filesystem is one instance of a filesystem type.
+type Filesystem struct {
+	vfs  *VirtualFilesystem
+	impl FilesystemImpl
+	root *Dentry
+	dev  uint32 // anonymous device minor (major 0)
+}
+
+// FilesystemImpl is what a filesystem type provides about the whole instance.
+type FilesystemImpl interface {
+	// Name is the type name shown in /proc/mounts ("tmpfs").
+	Name() string
+	// Statfs describes the filesystem (statfs(2)).
+	Statfs(ctx Context) (StatFS, error)
+	// MountOptions returns the filesystem-specific options for /proc/mounts
+	// (e.g. "size=65536k,mode=755"), without the rw/ro prefix.
+	MountOptions() string
+}
+
+// StatFS is what statfs(2) reports (filesystem part; vfs adds the flags).
+type StatFS struct {
+	Type            uint64
+	BlockSize       int64
+	Blocks          uint64
+	BlocksFree      uint64
+	BlocksAvailable uint64
+	Files           uint64
+	FilesFree       uint64
+	NameLength      uint64
+}
+
+// NewFilesystem creates a filesystem instance whose root directory is root.
+// It gets its own device number (major 0, as Linux's anonymous devices).
+func (v *VirtualFilesystem) NewFilesystem(impl FilesystemImpl, root Inode) *Filesystem {
+	fs := &Filesystem{vfs: v, impl: impl, dev: v.nextDevMinor.Add(1) + 16}
+	fs.root = newDentry(fs, root, nil, "")
+	return fs
+}
+
+// Impl returns the filesystem's implementation.
+func (fs *Filesystem) Impl() FilesystemImpl { return fs.impl }
+
+// Root returns the root dentry.
+func (fs *Filesystem) Root() *Dentry { return fs.root }
+
+// Dev returns the filesystem's device number (major 0, this minor) as it
+// appears in st_dev; vfs fills Statx.DevMajor/DevMinor with it.
+func (fs *Filesystem) Dev() (major, minor uint32) { return 0, fs.dev }
+
+// VFS returns the virtual filesystem the instance belongs to.
+func (fs *Filesystem) VFS() *VirtualFilesystem { return fs.vfs }
+
+// DeviceOpener opens a character device (chosen by major/minor) in place of
+// the device special file's inode.
+type DeviceOpener func(ctx Context, vd VirtualDentry, flags uint32) (FileImpl, error)
+
+type devKey struct {
+	block        bool
+	major, minor uint32
+}
+
+// RegisterCharDevice makes opening a character device special file with
+// this major and minor call open.
+func (v *VirtualFilesystem) RegisterCharDevice(major, minor uint32, open DeviceOpener) {
+	v.devMu.Lock()
+	v.devices[devKey{false, major, minor}] = open
+	v.devMu.Unlock()
+}
+
+func (v *VirtualFilesystem) device(block bool, major, minor uint32) DeviceOpener {
+	v.devMu.RLock()
+	defer v.devMu.RUnlock()
+	return v.devices[devKey{block, major, minor}]
+}
+
+// Errors used across the package.
+var (
+	errNotImplemented = unix.ENOSYS
+)
+
+// sortedMounts returns the mounts in mount order.
+func (v *VirtualFilesystem) sortedMounts() []*Mount {
+	v.mountMu.RLock()
+	ms := append([]*Mount(nil), v.mountList...)
+	v.mountMu.RUnlock()
+	sort.Slice(ms, func(i, j int) bool { return ms[i].id < ms[j].id })
+	return ms
+}
+
+// GenerateProcMounts returns the text of /proc/[pid]/mounts for a task whose
+// root is root: one line per mount visible below root, as
+// "source target fstype options 0 0".
+func (v *VirtualFilesystem) GenerateProcMounts(root VirtualDentry) string {
+	var b strings.Builder
+	for _, m := range v.sortedMounts() {
+		if m.anon {
+			continue
+		}
+		target, err := v.PathOf(root, VirtualDentry{m, m.fs.root})
+		if err != nil {
+			continue // not reachable from root
+		}
+		opts := m.optionString()
+		src := m.source
+		if src == "" {
+			src = "none"
+		}
+		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMountField(src), escapeMountField(target), m.fs.impl.Name(), opts)
+	}
+	return b.String()
+}
+
+// GenerateProcMountInfo returns the text of /proc/[pid]/mountinfo.
+func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
+	var b strings.Builder
+	for _, m := range v.sortedMounts() {
+		if m.anon {
+			continue
+		}
+		target, err := v.PathOf(root, VirtualDentry{m, m.fs.root})
+		if err != nil {
+			continue
+		}
+		parentID := m.id
+		if m.parent != nil {
+			parentID = m.parent.id
+		}
+		src := m.source
+		if src == "" {
+			src = "none"
+		}
+		rw := "rw"
+		if m.ReadOnly() {
+			rw = "ro"
+		}
+		fsOpts := rw
+		if o := m.fs.impl.MountOptions(); o != "" {
+			fsOpts += "," + o
+		}
+		fmt.Fprintf(&b, "%d %d 0:%d / %s %s - %s %s %s\n", m.id, parentID, m.fs.dev,
+			escapeMountField(target), m.flagString(), m.fs.impl.Name(), escapeMountField(src), fsOpts)
+	}
+	return b.String()
+}
+
+func escapeMountField(s string) string {
+	r := strings.NewReplacer(" ", `\040`, "\t", `\011`, "\n", `\012`, `\`, `\134`)
+	return r.Replace(s)
+}

@@ -1,0 +1,116 @@
+package ptrace
+
+import (
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/platform"
+)
+
+// addressSpace implements platform.AddressSpace with one stub process.
+type addressSpace struct {
+	p   *ptracePlatform
+	pid int // the stub's pid = its control thread, traced by the controller
+
+	mu       sync.Mutex
+	released bool            // guarded by mu
+	threads  map[int]*thread // live context threads by tid; guarded by mu
+	// tracers maps the OS thread id of a context to its thread here, so
+	// MapFile/Unmap from that context's goroutine can inject directly.
+	tracers map[int]*thread // guarded by mu
+}
+
+// MapFile implements platform.AddressSpace.
+func (a *addressSpace) MapFile(addr uintptr, offset uint64, length uintptr, at platform.AccessType) error {
+	if length == 0 {
+		return nil
+	}
+	if addr%pageSize != 0 || length%pageSize != 0 || offset%pageSize != 0 ||
+		addr < minUserAddress || addr+length < addr || addr+length > stubStart {
+		return unix.EINVAL
+	}
+	_, err := a.syscall(unix.SYS_MMAP, addr, length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, uintptr(offset))
+	return err
+}
+
+// Unmap implements platform.AddressSpace.
+func (a *addressSpace) Unmap(addr uintptr, length uintptr) {
+	if length == 0 || addr+length < addr || addr >= stubStart {
+		return
+	}
+	if addr+length > stubStart {
+		length = stubStart - addr
+	}
+	a.syscall(unix.SYS_MUNMAP, addr, length)
+}
+
+// syscall runs one system call in the stub: in the caller's own stub thread
+// if the caller is a context goroutine with a thread here, else on the
+// control thread through the controller.
+func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	var argv [6]uintptr
+	copy(argv[:], args)
+	tid := gettid()
+	a.mu.Lock()
+	if a.released {
+		a.mu.Unlock()
+		return 0, errDead
+	}
+	t := a.tracers[tid]
+	a.mu.Unlock()
+	if t != nil && !t.dead.Load() {
+		// The calling goroutine is locked to tid (a locked OS thread runs
+		// only its goroutine), which traces t: t is stopped between
+		// Switches and we may use it.
+		t.regsValid = false
+		regs := injectRegs(stubSyscall, nr, argv)
+		return inject(t.tid, &regs, stubSyscall+2)
+	}
+	var ret uintptr
+	var err error
+	a.p.ctl.do(func() {
+		a.mu.Lock()
+		released := a.released
+		a.mu.Unlock()
+		if released {
+			err = errDead
+			return
+		}
+		regs := injectRegs(stubSyscall, nr, argv)
+		ret, err = inject(a.pid, &regs, stubSyscall+2)
+	})
+	return ret, err
+}
+
+// Release implements platform.AddressSpace: it kills the stub process and
+// reaps its threads.
+func (a *addressSpace) Release() {
+	a.mu.Lock()
+	if a.released {
+		a.mu.Unlock()
+		return
+	}
+	a.released = true
+	tids := make([]int, 0, len(a.threads))
+	for tid, t := range a.threads {
+		t.dead.Store(true)
+		tids = append(tids, tid)
+	}
+	clear(a.threads)
+	clear(a.tracers)
+	a.mu.Unlock()
+
+	a.p.ctl.do(func() {
+		unix.Kill(a.pid, unix.SIGKILL)
+		// Traced threads must be reaped before their leader can be; any
+		// thread of the sentry may reap a tracee.
+		for _, tid := range tids {
+			reap(tid)
+		}
+		reap(a.pid)
+	})
+	a.p.mu.Lock()
+	delete(a.p.spaces, a)
+	a.p.mu.Unlock()
+}

@@ -1,0 +1,166 @@
+// Package ptrace is the ptrace platform: application code runs in host stub
+// processes that the sentry traces, and every system call stops the thread
+// (PTRACE_SYSEMU) instead of reaching the host kernel.
+//
+// The model.
+//
+//   - A stub process holds nothing but one code page at stubStart (just below
+//     the top of the user address space; MaxUserAddress is stubStart) and
+//     the memory file as descriptor 3. One stub process per AddressSpace.
+//     Application memory is mapped into it by injecting
+//     mmap(MAP_SHARED|MAP_FIXED, fd 3) and munmap calls.
+//   - The controller is a goroutine locked to its own OS thread. It traces
+//     the master stub (exec'd once, from an in-memory static ELF) and the
+//     first ("control") thread of every stub process. New stub processes
+//     are forked from the master by injecting fork into it (the master
+//     ignores SIGCHLD, so they are reaped automatically); the child spins
+//     until the controller seizes it. All operations that need the control
+//     thread (creating stubs and threads, mapping for callers that trace
+//     no thread of the stub, killing and reaping) run on the controller.
+//   - A Context is bound to the OS thread that created it. For every
+//     address space it switches into it owns one stub thread, cloned from
+//     the control thread and seized by the context's OS thread. Switch
+//     resumes that thread with PTRACE_SYSEMU and waits for its next stop.
+//     Forget and Release make the thread exit, so a context's OS thread
+//     never dies while tracing (PTRACE_O_EXITKILL would then SIGKILL the
+//     whole stub process).
+//   - Interrupt sets a pending flag and, if a Switch is running, sends the
+//     stub thread SIGSTOP; Switch reports that stop as EventInterrupt and
+//     swallows stale SIGSTOPs when no interrupt is pending. Signals are
+//     never delivered to stubs: every stop is resumed with signal 0.
+//
+// Rules for callers: a Context's methods other than Interrupt must be
+// called from the goroutine that created it, which must stay locked to its
+// OS thread until after Release (if the thread exits with stub threads still
+// traced, the kernel kills those stub processes). AddressSpace methods may
+// be called from any goroutine; MapFile/Unmap called from the goroutine of a
+// Context that has a thread in the address space inject directly into that
+// thread, others go through the controller.
+//
+// Lock order: addressSpace.mu, then platform.mu; context.mu is a leaf (it
+// only orders Interrupt against the end of a Switch). No lock is held while
+// waiting for the controller.
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/platform"
+)
+
+func init() {
+	platform.Register("ptrace", New)
+}
+
+// ptracePlatform implements platform.Platform.
+type ptracePlatform struct {
+	memfd  int
+	ctl    *controller
+	fpSize int
+
+	mu     sync.Mutex
+	spaces map[*addressSpace]struct{} // live address spaces; guarded by mu
+	closed bool                       // guarded by mu
+}
+
+// New returns a ptrace platform over the memory file memfd. It fails with
+// an error wrapping platform.ErrUnavailable if the host forbids ptrace.
+func New(memfd int) (platform.Platform, error) {
+	return newPlatform(memfd, true)
+}
+
+// newPlatform creates the platform; forkMode chooses how address spaces get
+// their stub (fork from the master, or exec a new stub each time).
+func newPlatform(memfd int, forkMode bool) (*ptracePlatform, error) {
+	ctl, err := startController(memfd, true)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSYS) {
+			return nil, fmt.Errorf("%w: %v", platform.ErrUnavailable, err)
+		}
+		return nil, err
+	}
+	ctl.forkMode = forkMode
+	p := &ptracePlatform{memfd: memfd, ctl: ctl, spaces: map[*addressSpace]struct{}{}}
+	var fpErr error
+	ctl.do(func() {
+		buf := make([]byte, 1<<16)
+		n, e := ptraceRegset(unix.PTRACE_GETREGSET, ctl.master, unix.NT_X86_XSTATE, buf)
+		if e != 0 {
+			fpErr = fmt.Errorf("PTRACE_GETREGSET NT_X86_XSTATE: %w", e)
+		}
+		p.fpSize = n
+	})
+	if fpErr != nil {
+		ctl.stop()
+		return nil, fpErr
+	}
+	return p, nil
+}
+
+// Name implements platform.Platform.
+func (p *ptracePlatform) Name() string { return "ptrace" }
+
+// MinUserAddress implements platform.Platform.
+func (p *ptracePlatform) MinUserAddress() uintptr { return minUserAddress }
+
+// MaxUserAddress implements platform.Platform: the stub page starts there.
+func (p *ptracePlatform) MaxUserAddress() uintptr { return stubStart }
+
+// FPStateSize implements platform.Platform.
+func (p *ptracePlatform) FPStateSize() int { return p.fpSize }
+
+// NewAddressSpace implements platform.Platform.
+func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, unix.EINVAL
+	}
+	var pid int
+	var err error
+	p.ctl.do(func() { pid, err = p.ctl.newStub() })
+	if err != nil {
+		return nil, err
+	}
+	a := &addressSpace{p: p, pid: pid, threads: map[int]*thread{}, tracers: map[int]*thread{}}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		a.Release()
+		return nil, unix.EINVAL
+	}
+	p.spaces[a] = struct{}{}
+	p.mu.Unlock()
+	return a, nil
+}
+
+// NewContext implements platform.Platform. The caller must be locked to
+// its OS thread.
+func (p *ptracePlatform) NewContext() (platform.Context, error) {
+	return &context{p: p, tracer: gettid(), threads: map[*addressSpace]*thread{}}, nil
+}
+
+// Close implements platform.Platform: it releases every address space and
+// kills the master stub.
+func (p *ptracePlatform) Close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	spaces := make([]*addressSpace, 0, len(p.spaces))
+	for a := range p.spaces {
+		spaces = append(spaces, a)
+	}
+	p.mu.Unlock()
+	for _, a := range spaces {
+		a.Release()
+	}
+	p.ctl.stop()
+}

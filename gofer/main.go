@@ -1,0 +1,227 @@
+package gofer
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Main is the `runsc-cri gofer` subcommand. args are the arguments after the
+// subcommand name and must be the tail of os.Args (Main may re-execute the
+// binary with os.Args[:len(os.Args)-len(args)] followed by new flags).
+//
+// Flags:
+//
+//	--root DIR    the directory tree to serve (required)
+//	--sock-fd N   an inherited, connected SOCK_SEQPACKET unix socket (required)
+//	--ro          serve read-only (EROFS for every mutation) and mount the
+//	              root read-only in the gofer's namespace
+//	--mntns       the caller started this process in a fresh mount namespace
+//	              (clone flag CLONE_NEWNS); without it Main re-executes
+//	              itself in one and waits for that child
+//
+// Confinement, in this order:
+//
+//  1. A mount namespace of our own. unshare(CLONE_NEWNS) cannot be used from
+//     Go: it forces CLONE_FS, which the kernel applies to the calling thread
+//     only, leaving the runtime's other threads in the host namespace. So the
+//     whole process must be born in the namespace: the daemon should start
+//     the gofer with SysProcAttr{Cloneflags: CLONE_NEWNS, Pdeathsig: SIGKILL}
+//     and --mntns; otherwise Main does that itself with a re-exec (and the
+//     first process stays as a waiting parent, so the caller's pid is still
+//     the gofer's lifetime).
+//  2. Mount propagation of / made recursively slave (MS_SLAVE|MS_REC): our
+//     mounts never reach the host, while host unmounts still reach us so we
+//     never keep a pod's rootfs busy.
+//  3. The root bind-mounted onto itself (MS_BIND|MS_REC) so it is a mount
+//     point, made read-only recursively (mount_setattr) with --ro.
+//  4. An O_PATH descriptor of /proc/self/fd opened (used to reopen handles'
+//     regular files; see the package comment).
+//  5. pivot_root(".", ".") inside the root, then the old root, stacked on
+//     top, detached with umount2(MNT_DETACH). After this no path in the
+//     process reaches a host file outside the root, even through a bug in
+//     the name checks; only the /proc/self/fd descriptor does, and it is
+//     only used with numeric names of our own descriptors.
+//  6. PR_SET_PDEATHSIG(SIGKILL) (exit if the parent already went away),
+//     PR_SET_NO_NEW_PRIVS, umask 0 (the sentry applies the application's
+//     umask; the gofer sets exact modes).
+//
+// Then it serves until the sentry closes the socket. The exit status is 0
+// after a clean close, 1 on an error and 2 on a usage error.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("gofer", flag.ContinueOnError)
+	root := fs.String("root", "", "directory tree to serve")
+	sockFD := fs.Int("sock-fd", -1, "inherited connected SOCK_SEQPACKET unix socket")
+	ro := fs.Bool("ro", false, "serve read-only")
+	inNS := fs.Bool("mntns", false, "already started in a fresh mount namespace")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *root == "" || *sockFD < 0 || fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: gofer --root DIR --sock-fd N [--ro] [--mntns]")
+		return 2
+	}
+	if !*inNS {
+		return reexec(args, *root, *sockFD, *ro)
+	}
+	if err := runGofer(*root, *sockFD, *ro); err != nil {
+		fmt.Fprintln(os.Stderr, "gofer:", err)
+		return 1
+	}
+	return 0
+}
+
+// reexec runs this binary again in a new mount namespace with the socket as
+// fd 3, and waits for it.
+func reexec(args []string, root string, sockFD int, ro bool) int {
+	n := len(os.Args) - len(args)
+	if n < 1 || !equal(os.Args[n:], args) {
+		fmt.Fprintln(os.Stderr, "gofer: Main's args are not the tail of os.Args; cannot re-execute")
+		return 2
+	}
+	sock := os.NewFile(uintptr(sockFD), "gofer-sock")
+	if sock == nil {
+		fmt.Fprintln(os.Stderr, "gofer: bad --sock-fd")
+		return 2
+	}
+	argv := append([]string(nil), os.Args[1:n]...)
+	argv = append(argv, "--root", root, "--sock-fd", "3", "--mntns")
+	if ro {
+		argv = append(argv, "--ro")
+	}
+	cmd := exec.Command("/proc/self/exe", argv...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{sock}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: unix.CLONE_NEWNS,
+		Pdeathsig:  syscall.SIGKILL,
+	}
+	// Terminating signals go to the child; we exit with it.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "gofer: re-exec in a new mount namespace:", err)
+		return 1
+	}
+	sock.Close()
+	go func() {
+		for s := range sigs {
+			cmd.Process.Signal(s)
+		}
+	}()
+	err := cmd.Wait()
+	signal.Stop(sigs)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ee.ExitCode() >= 0 {
+			return ee.ExitCode()
+		}
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gofer:", err)
+		return 1
+	}
+	return 0
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// runGofer confines the process (see Main) and serves.
+func runGofer(root string, sockFD int, ro bool) error {
+	ppid := os.Getppid()
+	conn, err := socketConn(sockFD)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+
+	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make / rslave: %w", err)
+	}
+	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s: %w", root, err)
+	}
+	if ro {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(unix.AT_FDCWD, root, unix.AT_RECURSIVE, &attr); err != nil {
+			// Older kernels: the top mount only.
+			if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+				return fmt.Errorf("remount %s read-only: %w", root, err)
+			}
+		}
+	}
+	procFD, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open /proc/self/fd: %w", err)
+	}
+	defer unix.Close(procFD)
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir %s: %w", root, err)
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root %s: %w", root, err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fmt.Errorf("PR_SET_PDEATHSIG: %w", err)
+	}
+	if os.Getppid() != ppid {
+		return errors.New("parent exited during start-up")
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", err)
+	}
+	unix.Umask(0)
+
+	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+	return Serve(conn, "/", Options{ReadOnly: ro, Logf: logf, procFD: procFD})
+}
+
+// socketConn wraps the inherited socket, checking that it is SEQPACKET.
+func socketConn(fd int) (*net.UnixConn, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		return nil, fmt.Errorf("--sock-fd %d: %w", fd, err)
+	}
+	if typ != unix.SOCK_SEQPACKET {
+		return nil, fmt.Errorf("--sock-fd %d: not a SOCK_SEQPACKET socket", fd)
+	}
+	f := os.NewFile(uintptr(fd), "gofer-sock-"+strconv.Itoa(fd))
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, fmt.Errorf("--sock-fd %d: %w", fd, err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, fmt.Errorf("--sock-fd %d: not a unix socket", fd)
+	}
+	return uc, nil
+}

@@ -101,6 +101,10 @@ func allowed(perms, at platform.AccessType) bool {
 // faultLocked makes the page at page present (writable if at.Write),
 // populates the fault-around window and maps it into the AddressSpace.
 func (m *MemoryManager) faultLocked(v *vma, page uintptr, at platform.AccessType) error {
+	ws, we := m.window(v, page)
+	// The window first (best effort), so that its pages, including the
+	// faulting one, come from one allocation and map with one call.
+	m.populateLocked(v, ws, we)
 	if at.Write {
 		if err := m.writeLocked(v, page); err != nil {
 			return err
@@ -110,8 +114,6 @@ func (m *MemoryManager) faultLocked(v *vma, page uintptr, at platform.AccessType
 			return err
 		}
 	}
-	ws, we := m.window(v, page)
-	m.populateLocked(v, ws, we) // best effort
 	return m.mapLocked(v, ws, we)
 }
 

@@ -40,6 +40,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,8 +76,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// closeInherited marks descriptors this process inherited without
+// close-on-exec (from a shell, a CI runner) close-on-exec, so neither the
+// native runs nor the sandbox see them.
+func closeInherited() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+}
+
 func setup() {
 	env.start = time.Now()
+	closeInherited()
 	env.force = os.Getenv("RUNSC_CRI_TEST_FORCE") == "1"
 	env.scale = 1
 	if s := os.Getenv("RUNSC_CRI_TEST_TIMEOUT"); s != "" {

@@ -70,6 +70,14 @@ func moduleRoot() string {
 func TestMain(m *testing.M) {
 	code := func() int {
 		setup()
+		if env.setupErr != nil {
+			fmt.Fprintf(os.Stderr, "integration: SETUP FAILED, every case will fail:\n%v\n\n", env.setupErr)
+		}
+		for _, e := range []error{env.smokeBB, env.smokeHost} {
+			if e != nil {
+				fmt.Fprintf(os.Stderr, "integration: %v\n\n", e)
+			}
+		}
 		defer os.RemoveAll(env.tmp)
 		return m.Run()
 	}()
@@ -168,7 +176,11 @@ func requireSetup(t *testing.T) {
 		t.Skip(env.skip)
 	}
 	if env.setupErr != nil {
-		t.Fatalf("setup failed: %v", env.setupErr)
+		msg := env.setupErr.Error()
+		if i := strings.IndexByte(msg, '\n'); i > 0 {
+			msg = msg[:i] + " (details at the top of the output)"
+		}
+		t.Fatalf("setup failed: %s", msg)
 	}
 }
 
@@ -182,7 +194,7 @@ func requireSandbox(t *testing.T, host bool) {
 		err = env.smokeHost
 	}
 	if err != nil && !env.force {
-		t.Fatalf("sandbox does not work, not running this case (RUNSC_CRI_TEST_FORCE=1 runs it anyway):\n%v", err)
+		t.Fatalf("the sandbox smoke run failed (its output is at the top), not running this case (RUNSC_CRI_TEST_FORCE=1 runs it anyway)")
 	}
 }
 

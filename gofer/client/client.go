@@ -258,10 +258,14 @@ func (c *Client) Attach(path string) (*File, Stat, error) {
 func (c *Client) CloseFiles(files ...*File) error {
 	var req proto.CloseReq
 	for _, f := range files {
-		if f == nil || f.closed.Swap(true) {
+		if f == nil {
 			continue
 		}
-		req.Handles = append(req.Handles, f.h)
+		h := f.h.Swap(0)
+		if h == 0 {
+			continue
+		}
+		req.Handles = append(req.Handles, h)
 		if len(req.Handles) == proto.MaxClose {
 			if err := c.send(proto.OpClose, &req); err != nil {
 				return err

@@ -11,22 +11,28 @@ import (
 // symlinks: a File may name a symlink). Its methods are safe for concurrent
 // use. Close it when done; closing the Client releases all handles.
 type File struct {
-	c      *Client
-	h      uint64
-	closed atomic.Bool
+	c *Client
+	// h is the handle; 0 once closed (the gofer answers EBADF for 0).
+	h atomic.Uint64
 }
 
-func (c *Client) file(h uint64) *File { return &File{c: c, h: h} }
+func (c *Client) file(h uint64) *File {
+	f := &File{c: c}
+	f.h.Store(h)
+	return f
+}
 
-// Handle returns the protocol handle number (for logs and tests).
-func (f *File) Handle() uint64 { return f.h }
+// Handle returns the protocol handle number (0 after Close).
+func (f *File) Handle() uint64 { return f.h.Load() }
 
-// Close releases the handle. It does not wait for the gofer.
+// Close releases the handle. It does not wait for the gofer. Using f after
+// Close gives EBADF.
 func (f *File) Close() error {
-	if f.closed.Swap(true) {
+	h := f.h.Swap(0)
+	if h == 0 {
 		return unix.EBADF
 	}
-	return f.c.send(proto.OpClose, &proto.CloseReq{Handles: []uint64{f.h}})
+	return f.c.send(proto.OpClose, &proto.CloseReq{Handles: []uint64{h}})
 }
 
 // Walk looks up names one component at a time from directory f, in one
@@ -39,7 +45,7 @@ func (f *File) Close() error {
 func (f *File) Walk(names ...string) ([]*File, []Stat, error) {
 	var files []*File
 	var stats []Stat
-	dir := f.h
+	dir := f.h.Load()
 	for len(names) > 0 {
 		n := min(len(names), proto.MaxWalk)
 		var rep proto.WalkReply
@@ -69,7 +75,7 @@ func (f *File) Walk(names ...string) ([]*File, []Stat, error) {
 // Stat returns the file's attributes.
 func (f *File) Stat() (Stat, error) {
 	var st Stat
-	err := f.c.noFD(proto.OpStat, &proto.HandleReq{Handle: f.h}, &st)
+	err := f.c.noFD(proto.OpStat, &proto.HandleReq{Handle: f.h.Load()}, &st)
 	return st, err
 }
 
@@ -79,7 +85,7 @@ func (f *File) Stat() (Stat, error) {
 // Regular files and directories (read-only, O_DIRECTORY) can be opened;
 // symlinks give ELOOP, sockets ENXIO, FIFOs and devices EPERM.
 func (f *File) Open(flags int) (int, error) {
-	return f.c.callFD(proto.OpOpen, &proto.OpenReq{Handle: f.h, Flags: uint32(flags)}, &proto.Empty{})
+	return f.c.callFD(proto.OpOpen, &proto.OpenReq{Handle: f.h.Load(), Flags: uint32(flags)}, &proto.Empty{})
 }
 
 // OpenAt walks to name in directory f and, if it is a regular file or a
@@ -88,7 +94,7 @@ func (f *File) Open(flags int) (int, error) {
 // On error nothing is left open.
 func (f *File) OpenAt(name string, flags int) (file *File, st Stat, hostFD int, err error) {
 	var rep proto.Node
-	fds, err := f.c.call(proto.OpWalkOpen, &proto.WalkOpenReq{Dir: f.h, Name: name, Flags: uint32(flags)}, &rep)
+	fds, err := f.c.call(proto.OpWalkOpen, &proto.WalkOpenReq{Dir: f.h.Load(), Name: name, Flags: uint32(flags)}, &rep)
 	if err != nil {
 		return nil, Stat{}, -1, err
 	}
@@ -111,7 +117,7 @@ func (f *File) OpenAt(name string, flags int) (file *File, st Stat, hostFD int, 
 // owned by uid:gid with permission bits mode&07777 exactly (no umask).
 func (f *File) Create(name string, flags int, mode, uid, gid uint32) (*File, int, Stat, error) {
 	var rep proto.Node
-	req := &proto.CreateReq{Dir: f.h, Name: name, Flags: uint32(flags), Mode: mode, UID: uid, GID: gid}
+	req := &proto.CreateReq{Dir: f.h.Load(), Name: name, Flags: uint32(flags), Mode: mode, UID: uid, GID: gid}
 	fd, err := f.c.callFD(proto.OpCreate, req, &rep)
 	if err != nil {
 		return nil, -1, Stat{}, err
@@ -121,7 +127,7 @@ func (f *File) Create(name string, flags int, mode, uid, gid uint32) (*File, int
 
 func (f *File) make(op proto.Op, name string, mode, uid, gid uint32) (*File, Stat, error) {
 	var rep proto.Node
-	req := &proto.MakeReq{Dir: f.h, Name: name, Mode: mode, UID: uid, GID: gid}
+	req := &proto.MakeReq{Dir: f.h.Load(), Name: name, Mode: mode, UID: uid, GID: gid}
 	if err := f.c.noFD(op, req, &rep); err != nil {
 		return nil, Stat{}, err
 	}
@@ -149,7 +155,7 @@ func (f *File) Bind(name string, mode, uid, gid uint32) (*File, Stat, error) {
 // Symlink creates symlink name -> target in f, owned by uid:gid.
 func (f *File) Symlink(name, target string, uid, gid uint32) (*File, Stat, error) {
 	var rep proto.Node
-	req := &proto.SymlinkReq{Dir: f.h, Name: name, Target: target, UID: uid, GID: gid}
+	req := &proto.SymlinkReq{Dir: f.h.Load(), Name: name, Target: target, UID: uid, GID: gid}
 	if err := f.c.noFD(proto.OpSymlink, req, &rep); err != nil {
 		return nil, Stat{}, err
 	}
@@ -160,7 +166,7 @@ func (f *File) Symlink(name, target string, uid, gid uint32) (*File, Stat, error
 // a symlink; a directory is EPERM).
 func (f *File) Link(target *File, name string) (*File, Stat, error) {
 	var rep proto.Node
-	req := &proto.LinkReq{Dir: f.h, Name: name, Target: target.h}
+	req := &proto.LinkReq{Dir: f.h.Load(), Name: name, Target: target.h.Load()}
 	if err := f.c.noFD(proto.OpLink, req, &rep); err != nil {
 		return nil, Stat{}, err
 	}
@@ -169,20 +175,20 @@ func (f *File) Link(target *File, name string) (*File, Stat, error) {
 
 // Unlink removes name from f; flags is 0 or unix.AT_REMOVEDIR.
 func (f *File) Unlink(name string, flags int) error {
-	return f.c.noFD(proto.OpUnlink, &proto.UnlinkReq{Dir: f.h, Name: name, Flags: uint32(flags)}, &proto.Empty{})
+	return f.c.noFD(proto.OpUnlink, &proto.UnlinkReq{Dir: f.h.Load(), Name: name, Flags: uint32(flags)}, &proto.Empty{})
 }
 
 // Rename is renameat2(f, oldName, newDir, newName, flags) with flags 0,
 // unix.RENAME_NOREPLACE or unix.RENAME_EXCHANGE.
 func (f *File) Rename(newDir *File, oldName, newName string, flags uint32) error {
-	req := &proto.RenameReq{OldDir: f.h, OldName: oldName, NewDir: newDir.h, NewName: newName, Flags: flags}
+	req := &proto.RenameReq{OldDir: f.h.Load(), OldName: oldName, NewDir: newDir.h.Load(), NewName: newName, Flags: flags}
 	return f.c.noFD(proto.OpRename, req, &proto.Empty{})
 }
 
 // Readlink returns the target of symlink f (EINVAL if f is not a symlink).
 func (f *File) Readlink() (string, error) {
 	var rep proto.ReadlinkReply
-	err := f.c.noFD(proto.OpReadlink, &proto.HandleReq{Handle: f.h}, &rep)
+	err := f.c.noFD(proto.OpReadlink, &proto.HandleReq{Handle: f.h.Load()}, &rep)
 	return rep.Target, err
 }
 
@@ -191,7 +197,7 @@ func (f *File) Readlink() (string, error) {
 // means the end. "." and ".." are not included.
 func (f *File) Getdents(cookie uint64) ([]Dirent, error) {
 	var rep proto.GetdentsReply
-	err := f.c.noFD(proto.OpGetdents, &proto.GetdentsReq{Dir: f.h, Cookie: cookie}, &rep)
+	err := f.c.noFD(proto.OpGetdents, &proto.GetdentsReq{Dir: f.h.Load(), Cookie: cookie}, &rep)
 	return rep.Entries, err
 }
 
@@ -203,7 +209,7 @@ func (f *File) Getdents(cookie uint64) ([]Dirent, error) {
 func (f *File) Setattr(req SetattrRequest) (Stat, error) {
 	var st Stat
 	preq := &proto.SetattrReq{
-		Handle: f.h, Mask: req.Mask, Mode: req.Mode, UID: req.UID, GID: req.GID,
+		Handle: f.h.Load(), Mask: req.Mask, Mode: req.Mode, UID: req.UID, GID: req.GID,
 		Size: req.Size, Atime: req.Atime, Mtime: req.Mtime,
 	}
 	err := f.c.noFD(proto.OpSetattr, preq, &st)
@@ -213,6 +219,6 @@ func (f *File) Setattr(req SetattrRequest) (Stat, error) {
 // Statfs returns statfs(2) of the host filesystem holding f.
 func (f *File) Statfs() (Statfs, error) {
 	var st Statfs
-	err := f.c.noFD(proto.OpStatfs, &proto.HandleReq{Handle: f.h}, &st)
+	err := f.c.noFD(proto.OpStatfs, &proto.HandleReq{Handle: f.h.Load()}, &st)
 	return st, err
 }

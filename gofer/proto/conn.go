@@ -30,6 +30,7 @@ func Send(c *net.UnixConn, msg []byte, fds ...int) error {
 // connection's (io.EOF when the peer closed it).
 func Recv(c *net.UnixConn, buf, oob []byte) (msg []byte, fds []int, err error) {
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn = max(n, 0), max(oobn, 0)
 	if oobn > 0 {
 		fds = parseRights(oob[:oobn])
 	}

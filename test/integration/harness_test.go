@@ -137,8 +137,16 @@ func sandboxArgv(o sandboxOpts, argv ...string) []string {
 	return append(a, argv...)
 }
 
+// runSandboxRaw runs `do`. Its own environment is baseEnv (plus
+// RUNSC_CRI_* settings), because `do` hands its environment to the sandbox.
 func runSandboxRaw(ctx context.Context, o sandboxOpts, argv ...string) result {
-	return run(ctx, o.timeout, o.stdin, os.Environ(), sandboxArgv(o, argv...)...)
+	doEnv := append([]string(nil), baseEnv...)
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "RUNSC_CRI_") && !strings.HasPrefix(kv, "RUNSC_CRI_TEST_") {
+			doEnv = append(doEnv, kv)
+		}
+	}
+	return run(ctx, o.timeout, o.stdin, doEnv, sandboxArgv(o, argv...)...)
 }
 
 // The breaker: after maxTimeouts sandbox runs timed out, or once the time

@@ -16,7 +16,6 @@ type dirFile struct {
 
 func newDirFile(vd VirtualDentry) *dirFile { return &dirFile{vd: vd} }
 
-
 // Read implements FileImpl.Read.
 func (d *dirFile) Read(ctx Context, dst [][]byte, off int64) (int64, error) {
 	return 0, unix.EISDIR

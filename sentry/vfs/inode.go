@@ -125,11 +125,12 @@ type Revalidator interface {
 	Revalidate(ctx Context, name string, child Inode) bool
 }
 
-// SocketInode is a unix-socket file; the socket layer stores its bound
-// endpoint there.
+// SocketInode is a unix-socket file (made by mknod S_IFSOCK or bind); the
+// socket layer stores its bound endpoint there.
 type SocketInode interface {
 	Inode
 	BoundEndpoint() any
+	SetBoundEndpoint(ep any)
 }
 
 // fileType returns the S_IFMT bits of a stat.

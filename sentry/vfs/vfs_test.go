@@ -249,7 +249,7 @@ func TestDotDotAndMounts(t *testing.T) {
 	}
 	// ENOSPC past the size limit.
 	fd, _ := e.open(root, "/mnt/big", unix.O_CREAT|unix.O_WRONLY, 0o644)
-	if n, err := fd.Write(root, [][]byte{make([]byte, 3*4096)}); n != 8192 || err != nil {
+	if n, err := fd.Write(root, [][]byte{make([]byte, 3*4096)}); n != 4096 || err != nil { // "inner" holds the other page
 		t.Errorf("write past size limit: %d, %v (want a short write)", n, err)
 	}
 	if _, err := fd.Write(root, [][]byte{make([]byte, 1)}); err != unix.ENOSPC {

@@ -15,6 +15,7 @@ type addressSpace struct {
 
 	mu       sync.Mutex
 	released bool            // guarded by mu
+	spare    int             // tid of an unclaimed thread waiting in pause(), or 0; guarded by mu
 	threads  map[int]*thread // live context threads by tid; guarded by mu
 	// tracers maps the OS thread id of a context to its thread here, so
 	// MapFile/Unmap from that context's goroutine can inject directly.
@@ -83,8 +84,8 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 	return ret, err
 }
 
-// Release implements platform.AddressSpace: it kills the stub process and
-// reaps its threads.
+// Release implements platform.AddressSpace: it kills the stub process at
+// once; the controller reaps it and its traced threads later.
 func (a *addressSpace) Release() {
 	a.mu.Lock()
 	if a.released {
@@ -92,6 +93,7 @@ func (a *addressSpace) Release() {
 		return
 	}
 	a.released = true
+	a.spare = 0
 	tids := make([]int, 0, len(a.threads))
 	for tid, t := range a.threads {
 		t.dead.Store(true)
@@ -101,8 +103,10 @@ func (a *addressSpace) Release() {
 	clear(a.tracers)
 	a.mu.Unlock()
 
-	a.p.ctl.do(func() {
-		unix.Kill(a.pid, unix.SIGKILL)
+	// The stub cannot be reaped before the controller runs the reaper
+	// below, so its pid cannot have been reused.
+	unix.Kill(a.pid, unix.SIGKILL)
+	a.p.ctl.post(func() {
 		// Traced threads must be reaped before their leader can be; any
 		// thread of the sentry may reap a tracee.
 		for _, tid := range tids {

@@ -82,26 +82,36 @@ func (c *context) threadFor(a *addressSpace) (*thread, error) {
 	return t, nil
 }
 
-// newThread clones a thread in a's stub and seizes it.
+// newThread takes a's spare thread, or clones one, and seizes it.
 func (c *context) newThread(a *addressSpace) (*thread, error) {
-	var tid int
+	a.mu.Lock()
+	tid := a.spare
+	a.spare = 0
+	a.mu.Unlock()
 	var err error
-	a.p.ctl.do(func() {
-		a.mu.Lock()
-		released := a.released
-		a.mu.Unlock()
-		if released {
-			err = errDead
-			return
-		}
-		tid, err = a.p.ctl.cloneThread(a.pid)
-	})
+	if tid == 0 {
+		a.p.ctl.do(func() {
+			a.mu.Lock()
+			released := a.released
+			a.mu.Unlock()
+			if released {
+				err = errDead
+				return
+			}
+			tid, err = a.p.ctl.cloneThread(a.pid)
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := seize(tid); err != nil {
-		// An untraced thread would run on: kill the stub process.
-		unix.Kill(a.pid, unix.SIGKILL)
+		// An untraced thread would run on: kill the stub process (unless
+		// it was released, and then perhaps already reaped).
+		a.mu.Lock()
+		if !a.released {
+			unix.Kill(a.pid, unix.SIGKILL)
+		}
+		a.mu.Unlock()
 		return nil, err
 	}
 	t := &thread{as: a, tid: tid}

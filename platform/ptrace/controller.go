@@ -30,6 +30,11 @@ type request struct {
 
 var requestPool = sync.Pool{New: func() any { return &request{done: make(chan struct{}, 1)} }}
 
+// post queues fn to run on the controller thread and does not wait.
+func (c *controller) post(fn func()) {
+	c.reqs <- &request{fn: fn}
+}
+
 // do runs fn on the controller thread and waits for it.
 func (c *controller) do(fn func()) {
 	r := requestPool.Get().(*request)
@@ -43,7 +48,7 @@ func (c *controller) do(fn func()) {
 // startController starts the controller goroutine and, in fork mode, the
 // master stub.
 func startController(memfd int, forkMode bool) (*controller, error) {
-	c := &controller{reqs: make(chan *request), memfd: memfd, elfFD: -1, forkMode: forkMode}
+	c := &controller{reqs: make(chan *request, 64), memfd: memfd, elfFD: -1, forkMode: forkMode}
 	errc := make(chan error, 1)
 	go func() {
 		// Never unlocked: the thread is the tracer of every stub leader;
@@ -61,7 +66,9 @@ func startController(memfd int, forkMode bool) (*controller, error) {
 				return
 			}
 			r.fn()
-			r.done <- struct{}{}
+			if r.done != nil {
+				r.done <- struct{}{}
+			}
 		}
 	}()
 	if err := <-errc; err != nil {
@@ -94,7 +101,8 @@ func (c *controller) init() error {
 	return nil
 }
 
-// stop kills the master stub and ends the controller goroutine.
+// stop kills the master stub and ends the controller goroutine, after
+// everything queued before.
 func (c *controller) stop() {
 	c.do(func() {
 		if c.master > 0 {
@@ -192,12 +200,25 @@ func (c *controller) initExeced(pid int) error {
 	}
 }
 
-// newStub creates a stub process for a new address space and returns its
-// pid; its only thread is stopped and traced by the controller thread.
-func (c *controller) newStub() (int, error) {
-	if !c.forkMode {
-		return c.execStub()
+// newStub creates a stub process for a new address space. It returns its
+// pid (its only traced thread, stopped, is the control thread) and the tid
+// of a spare thread cloned in it, waiting to be seized by the first context
+// that switches into the address space (0 if that failed).
+func (c *controller) newStub() (pid, spare int, err error) {
+	if c.forkMode {
+		pid, err = c.forkStub()
+	} else {
+		pid, err = c.execStub()
 	}
+	if err != nil {
+		return 0, 0, err
+	}
+	spare, _ = c.cloneThread(pid)
+	return pid, spare, nil
+}
+
+// forkStub forks the master and seizes the child.
+func (c *controller) forkStub() (int, error) {
 	var a [6]uintptr
 	a[0] = uintptr(unix.SIGCHLD) // clone(SIGCHLD, 0, ...) == fork()
 	regs := injectRegs(stubFork, unix.SYS_CLONE, a)
@@ -214,7 +235,7 @@ func (c *controller) newStub() (int, error) {
 }
 
 // cloneThread creates a thread in the stub whose leader is pid. The thread
-// spins, untraced, until the caller seizes it.
+// waits in pause(), untraced, until a context seizes it.
 func (c *controller) cloneThread(pid int) (int, error) {
 	var a [6]uintptr
 	a[0] = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND | unix.CLONE_THREAD | unix.CLONE_SYSVSEM

@@ -97,7 +97,7 @@ func injectSyscall(tid int, nr uintptr, args ...uintptr) (uintptr, error) {
 	return inject(tid, &regs, stubSyscall+2)
 }
 
-// seize attaches the calling OS thread to tid, which spins in the stub,
+// seize attaches the calling OS thread to tid, which waits in the stub,
 // and stops it.
 func seize(tid int) error {
 	if e := ptraceOp(unix.PTRACE_SEIZE, tid, 0, unix.PTRACE_O_EXITKILL|unix.PTRACE_O_TRACESYSGOOD); e != 0 {

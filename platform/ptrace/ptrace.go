@@ -13,8 +13,10 @@
 //     the master stub (exec'd once, from an in-memory static ELF) and the
 //     first ("control") thread of every stub process. New stub processes
 //     are forked from the master by injecting fork into it (the master
-//     ignores SIGCHLD, so they are reaped automatically); the child spins
-//     until the controller seizes it. All operations that need the control
+//     ignores SIGCHLD, so they are reaped automatically); the child waits
+//     in pause() until the controller seizes it. Each new stub also gets a
+//     spare thread, so the first context that switches into it only has to
+//     seize that thread. All operations that need the control
 //     thread (creating stubs and threads, mapping for callers that trace
 //     no thread of the stub, killing and reaping) run on the controller.
 //   - A Context is bound to the OS thread that created it. For every
@@ -35,7 +37,8 @@
 // traced, the kernel kills those stub processes). AddressSpace methods may
 // be called from any goroutine; MapFile/Unmap called from the goroutine of a
 // Context that has a thread in the address space inject directly into that
-// thread, others go through the controller.
+// thread, others go through the controller. Release kills the stub at once
+// and leaves the reaping to the controller.
 //
 // Lock order: addressSpace.mu, then platform.mu; context.mu is a leaf (it
 // only orders Interrupt against the end of a Switch). No lock is held while
@@ -121,13 +124,13 @@ func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
 	if closed {
 		return nil, unix.EINVAL
 	}
-	var pid int
+	var pid, spare int
 	var err error
-	p.ctl.do(func() { pid, err = p.ctl.newStub() })
+	p.ctl.do(func() { pid, spare, err = p.ctl.newStub() })
 	if err != nil {
 		return nil, err
 	}
-	a := &addressSpace{p: p, pid: pid, threads: map[int]*thread{}, tracers: map[int]*thread{}}
+	a := &addressSpace{p: p, pid: pid, spare: spare, threads: map[int]*thread{}, tracers: map[int]*thread{}}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

@@ -399,6 +399,18 @@ func stubProcs(t testing.TB) map[int]int {
 	return procs
 }
 
+// gone waits up to a second for process pid to disappear (reaping is
+// asynchronous).
+func gone(pid int) bool {
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
 func TestNoLeftovers(t *testing.T) {
 	before := stubProcs(t)
 	e := newEnv(t)
@@ -432,13 +444,13 @@ func TestNoLeftovers(t *testing.T) {
 	})
 	as2.Release()
 	for _, pid := range []int{as1.pid, as2.pid} {
-		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+		if !gone(pid) {
 			t.Errorf("stub %d still exists", pid)
 		}
 	}
 	master := e.p.ctl.master
 	e.p.Close()
-	if _, err := os.Stat("/proc/" + strconv.Itoa(master)); err == nil {
+	if !gone(master) {
 		t.Errorf("master stub %d still exists", master)
 	}
 	after := stubProcs(t)
@@ -501,7 +513,7 @@ func TestExecMode(t *testing.T) {
 		mustSwitch(t, c, as, &r, platform.EventSyscall)
 	})
 	as.Release()
-	if _, err := os.Stat("/proc/" + strconv.Itoa(as.pid)); err == nil {
+	if !gone(as.pid) {
 		t.Errorf("exec'd stub %d still exists", as.pid)
 	}
 }

@@ -41,12 +41,12 @@ var (
 	stubSyscall uintptr
 	// stubClone is the injection site for clone(CLONE_THREAD...): the parent
 	// traps at stubCloneTrap (rip = stubCloneTrap+1 after the trap), the
-	// child spins until its tracer seizes it.
+	// child waits in pause() until its tracer seizes it.
 	stubClone, stubCloneTrap uintptr
 	// stubFork is the injection site for fork in the master stub: the parent
 	// traps at stubForkTrap; the child sets PR_SET_PDEATHSIG(SIGKILL),
 	// exits if its parent is no longer the master (whose pid the injector
-	// put in r12), then spins until its tracer seizes it.
+	// put in r12), then waits in pause() until its tracer seizes it.
 	stubFork, stubForkTrap uintptr
 	// stubImage is the whole page: ELF header, program header, code.
 	stubImage []byte
@@ -114,9 +114,6 @@ func (a *asm) testEAX() { a.b = append(a.b, 0x85, 0xc0) }
 // cmpRAXR12: 4C 39 E0 — cmp rax, r12 (REX.W|REX.R, 39 /r, modrm 11 100 000).
 func (a *asm) cmpRAXR12() { a.b = append(a.b, 0x4c, 0x39, 0xe0) }
 
-// pause: F3 90 — spin-loop hint.
-func (a *asm) pause() { a.b = append(a.b, 0xf3, 0x90) }
-
 // jcc8 emits a short jump with opcode op (74 jz, 75 jne, EB jmp) and returns
 // the offset of its rel8 byte for patching.
 func (a *asm) jcc8(op byte) int { a.b = append(a.b, op, 0); return len(a.b) - 1 }
@@ -134,6 +131,7 @@ func (a *asm) jmpBack8(target int) {
 const (
 	sysMunmap      = 11
 	sysRtSigaction = 13
+	sysPause       = 34
 	sysGetppid     = 110
 	sysPrctl       = 157
 	sysExitGroup   = 231
@@ -168,21 +166,24 @@ func buildStub() []byte {
 	a.syscall()
 	a.int3() // ready: report to the tracer
 
-	// Spin loop shared by new threads and forked children.
-	spin := len(a.b)
-	a.pause()
-	a.jmpBack8(spin)
+	// Wait loop shared by new threads and forked children: sleep in
+	// pause() until the tracer seizes and interrupts us. (A busy loop would
+	// compete for the CPU with the very tracer it waits for.)
+	wait := len(a.b)
+	a.movEAX(sysPause) // pause()
+	a.syscall()
+	a.jmpBack8(wait)
 
 	// Plain injection site.
 	stubSyscall = a.pc()
 	a.syscall()
 	a.int3()
 
-	// clone(CLONE_THREAD...) site: the child (rax == 0) spins.
+	// clone(CLONE_THREAD...) site: the child (rax == 0) waits.
 	stubClone = a.pc()
 	a.syscall()
 	a.testEAX()
-	a.b = append(a.b, 0x74, byte(spin-(len(a.b)+2))) // jz spin
+	a.b = append(a.b, 0x74, byte(wait-(len(a.b)+2))) // jz wait
 	stubCloneTrap = a.pc()
 	a.int3()
 
@@ -202,7 +203,7 @@ func buildStub() []byte {
 	a.syscall()
 	a.cmpRAXR12()          // still the master's child?
 	die := a.jcc8(0x75)    // jne die
-	a.jmpBack8(spin)       // spin until seized
+	a.jmpBack8(wait)       // wait until seized
 	a.patch(die)           // die:
 	a.movEAX(sysExitGroup) // exit_group(0)
 	a.xorEDI()

@@ -1,0 +1,213 @@
+package boot
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+
+	"github.com/runsc-cri/runsc-cri/platform"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+	"github.com/runsc-cri/runsc-cri/sentry/syscalls"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// Sandbox is a running sandbox.
+type Sandbox struct {
+	Kernel   *kernel.Kernel
+	Init     *kernel.ThreadGroup
+	memFile  *memfile.File
+	platform platform.Platform
+}
+
+// Start builds the sandbox described by spec and starts its first process.
+func Start(spec Spec, log *slog.Logger) (s *Sandbox, retErr error) {
+	if len(spec.Process.Argv) == 0 {
+		return nil, fmt.Errorf("no command to run")
+	}
+	if spec.MemoryLimit == 0 {
+		spec.MemoryLimit = DefaultMemoryLimit
+	}
+	if spec.MaxTasks == 0 {
+		spec.MaxTasks = DefaultMaxTasks
+	}
+	if spec.Platform == "" {
+		spec.Platform = "ptrace"
+	}
+	mf, err := memfile.New("runsc-cri-memory", spec.MemoryLimit)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			mf.Close()
+		}
+	}()
+	p, err := platform.New(spec.Platform, mf.FD())
+	if err != nil {
+		return nil, fmt.Errorf("platform %s: %w", spec.Platform, err)
+	}
+	defer func() {
+		if retErr != nil {
+			p.Close()
+		}
+	}()
+
+	v := vfs.New()
+	root, err := mountAll(v, mf, spec)
+	if err != nil {
+		return nil, err
+	}
+
+	sysfn := syscalls.Dispatch
+	if spec.Debug {
+		sysfn = syscalls.Tracing(log)
+	}
+	k := kernel.New(kernel.Config{
+		Platform:   p,
+		MemFile:    mf,
+		VFS:        v,
+		Syscall:    sysfn,
+		ExecOpener: openExec,
+		Hostname:   spec.Hostname,
+		MaxTasks:   spec.MaxTasks,
+		Log:        log,
+	})
+	if err := mountKernelFilesystems(v, k, mf, root); err != nil {
+		return nil, err
+	}
+
+	proc := spec.Process
+	groups := make([]auth.KGID, len(proc.Groups))
+	for i, g := range proc.Groups {
+		groups[i] = auth.KGID(g)
+	}
+	creds := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, auth.DefaultContainerCaps)
+
+	fdt := vfs.NewFDTable()
+	for i, hfd := range proc.Stdio {
+		f, err := newHostFile(v, hfd)
+		if err != nil {
+			return nil, fmt.Errorf("stdio %d: %w", i, err)
+		}
+		if _, err := fdt.NewFD(int32(i), f, vfs.FDFlags{}, 1<<20); err != nil {
+			return nil, fmt.Errorf("stdio %d: %w", i, err)
+		}
+		f.DecRef(nil)
+	}
+	root.IncRef()
+	fsc := vfs.NewFSContext(root, root)
+	bctx := bootContext{creds}
+	if proc.Cwd != "" && proc.Cwd != "/" {
+		pop := fsc.PathOp(vfs.VirtualDentry{}, proc.Cwd, true)
+		cwd, err := v.GetDentryAt(bctx, pop)
+		pop.Release()
+		if err != nil {
+			return nil, fmt.Errorf("working directory %s: %w", proc.Cwd, err)
+		}
+		fsc.SetCwd(cwd)
+		cwd.DecRef()
+	}
+	filename, err := lookPath(v, fsc, bctx, proc.Argv[0], proc.Env)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", proc.Argv[0], err)
+	}
+	umask := uint32(0o022)
+	if proc.Umask != nil {
+		umask = *proc.Umask
+	}
+	fsc.SwapUmask(umask)
+	tg, err := k.StartInit(kernel.ProcessArgs{
+		Filename:    filename,
+		Argv:        proc.Argv,
+		Envv:        proc.Env,
+		Credentials: creds,
+		FDTable:     fdt,
+		FSContext:   fsc,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting %s: %w", filename, err)
+	}
+	return &Sandbox{Kernel: k, Init: tg, memFile: mf, platform: p}, nil
+}
+
+// Wait blocks until the sandbox ends and returns init's status as a shell
+// reports it (exit code, or 128+signal).
+func (s *Sandbox) Wait() int {
+	<-s.Kernel.Done()
+	return s.Kernel.InitStatus().ShellStatus()
+}
+
+// Signal sends sig to the sandbox's init process (do forwards its signals).
+func (s *Sandbox) Signal(sig linux.Signal) {
+	info := &linux.SignalInfo{Signo: int32(sig), Code: linux.SI_USER}
+	s.Init.SendGroupSignal(info)
+}
+
+// Destroy releases the platform and the memory file.
+func (s *Sandbox) Destroy() {
+	s.Kernel.KillAll()
+	s.platform.Close()
+	s.memFile.Close()
+}
+
+// Run starts the sandbox, forwards this process's catchable signals to its
+// init, waits for it to end and returns the exit status.
+func Run(spec Spec, log *slog.Logger) (int, error) {
+	s, err := Start(spec, log)
+	if err != nil {
+		return 0, err
+	}
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+		syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			s.Signal(linux.Signal(sig.(syscall.Signal)))
+		}
+	}()
+	status := s.Wait()
+	s.Destroy()
+	return status, nil
+}
+
+// bootContext is the vfs context of boot-time lookups.
+type bootContext struct{ creds *auth.Credentials }
+
+func (c bootContext) Credentials() *auth.Credentials { return c.creds }
+
+// lookPath finds argv0 in the sandbox like execvp: names with a slash are
+// used as they are, others are searched in the PATH of env.
+func lookPath(v *vfs.VirtualFilesystem, fsc *vfs.FSContext, ctx vfs.Context, argv0 string, env []string) (string, error) {
+	if strings.Contains(argv0, "/") {
+		return argv0, nil
+	}
+	pathVar := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if strings.HasPrefix(e, "PATH=") {
+			pathVar = e[5:]
+		}
+	}
+	for _, dir := range strings.Split(pathVar, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := path.Join(dir, argv0)
+		pop := fsc.PathOp(vfs.VirtualDentry{}, p, true)
+		st, err := v.StatAt(ctx, pop)
+		pop.Release()
+		if err == nil && st.Mode&linux.S_IFMT == linux.S_IFREG && st.Mode&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", unix.ENOENT
+}

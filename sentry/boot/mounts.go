@@ -1,0 +1,77 @@
+package boot
+
+import (
+	"fmt"
+
+	"github.com/runsc-cri/runsc-cri/gofer/client"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/dev"
+	goferfs "github.com/runsc-cri/runsc-cri/sentry/fsimpl/gofer"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/host"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/proc"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/sys"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/tmpfs"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// rootCtx is the context of mount-time operations: root with every capability.
+var rootCtx = bootContext{auth.NewCredentials(0, 0, nil, auth.AllCaps)}
+
+// mountAll mounts the root filesystem from the gofer and the spec's tmpfs
+// mounts, and returns the root with a reference.
+func mountAll(v *vfs.VirtualFilesystem, mf *memfile.File, spec Spec) (vfs.VirtualDentry, error) {
+	c, err := client.NewFromFD(spec.RootGoferFD)
+	if err != nil {
+		return vfs.VirtualDentry{}, fmt.Errorf("gofer connection: %w", err)
+	}
+	rootFS, err := goferfs.New(v, mf, c, goferfs.Options{ReadOnly: spec.RootReadOnly})
+	if err != nil {
+		return vfs.VirtualDentry{}, fmt.Errorf("root filesystem: %w", err)
+	}
+	root := v.MountRoot(rootFS, "none", vfs.MountFlags{ReadOnly: spec.RootReadOnly})
+	for _, target := range spec.TmpfsMounts {
+		if err := mountAt(v, root, target, tmpfs.New(v, mf, tmpfs.Options{}), "tmpfs", vfs.MountFlags{}); err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+	}
+	return root, nil
+}
+
+// mountKernelFilesystems mounts /proc, /sys and /dev (with /dev/shm).
+func mountKernelFilesystems(v *vfs.VirtualFilesystem, k *kernel.Kernel, mf *memfile.File, root vfs.VirtualDentry) error {
+	mounts := []struct {
+		target string
+		fs     func() *vfs.Filesystem
+		source string
+		flags  vfs.MountFlags
+	}{
+		{"/proc", func() *vfs.Filesystem { return proc.New(v, k) }, "proc", vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}},
+		{"/sys", func() *vfs.Filesystem { return sys.New(v) }, "sysfs", vfs.MountFlags{ReadOnly: true, NoSuid: true, NoDev: true, NoExec: true}},
+		{"/dev", func() *vfs.Filesystem { return dev.New(v, mf) }, "dev", vfs.MountFlags{NoSuid: true}},
+		{"/dev/shm", func() *vfs.Filesystem { return tmpfs.New(v, mf, tmpfs.Options{}) }, "shm", vfs.MountFlags{NoSuid: true, NoDev: true}},
+	}
+	for _, m := range mounts {
+		if err := mountAt(v, root, m.target, m.fs(), m.source, m.flags); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mountAt mounts fs at target, which must be a directory of the tree. A
+// missing mount point is an error naming it: the rootfs must have the
+// directory (as with runc).
+func mountAt(v *vfs.VirtualFilesystem, root vfs.VirtualDentry, target string, fs *vfs.Filesystem, source string, flags vfs.MountFlags) error {
+	pop := &vfs.PathOperation{Root: root, Start: root, Path: target, FollowFinalSymlink: true}
+	if err := v.MountAt(rootCtx, pop, fs, source, flags); err != nil {
+		return fmt.Errorf("mount %s on %s: %w", source, target, err)
+	}
+	return nil
+}
+
+// newHostFile wraps a host fd given to the sandbox (stdio).
+func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error) {
+	return host.NewFile(v, fd)
+}

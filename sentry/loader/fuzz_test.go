@@ -31,11 +31,13 @@ func (b bytesBacking) ReadAt(p []byte, off int64) (int, error) {
 func (b bytesBacking) WriteAt(p []byte, off int64) (int, error) { return 0, os.ErrPermission }
 func (b bytesBacking) Size() (uint64, error)                    { return uint64(len(b.data)), nil }
 
-func (f *memFile) ReadAt(p []byte, off int64) (int, error) { return bytesBacking{f.data}.ReadAt(p, off) }
-func (f *memFile) Mappable() memmap.Mappable                { return f.cache }
-func (f *memFile) Name() string                             { return "/fuzz" }
-func (f *memFile) Dev() uint64                              { return 0 }
-func (f *memFile) Ino() uint64                              { return 1 }
+func (f *memFile) ReadAt(p []byte, off int64) (int, error) {
+	return bytesBacking{f.data}.ReadAt(p, off)
+}
+func (f *memFile) Mappable() memmap.Mappable { return f.cache }
+func (f *memFile) Name() string              { return "/fuzz" }
+func (f *memFile) Dev() uint64               { return 0 }
+func (f *memFile) Ino() uint64               { return 1 }
 
 // TestLoadMutatedELF loads random mutations of a real ELF: every outcome is
 // fine except a panic or a leak.

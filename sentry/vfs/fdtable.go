@@ -19,6 +19,9 @@ type fdEntry struct {
 	flags FDFlags
 }
 
+// Files closed through the table are released with a nil Context (closing
+// needs no credentials), so FileImpl.Release must accept a nil ctx.
+//
 // FDTable maps file descriptor numbers to open files (Linux's
 // files_struct). It is shared by tasks created with CLONE_FILES.
 type FDTable struct {
@@ -42,7 +45,7 @@ func NewFDTable() *FDTable {
 func (t *FDTable) IncRef() { t.refs.Add(1) }
 
 // DecRef drops a reference; the last one closes every descriptor.
-func (t *FDTable) DecRef(ctx Context) {
+func (t *FDTable) DecRef() {
 	if t.refs.Add(-1) > 0 {
 		return
 	}
@@ -51,17 +54,17 @@ func (t *FDTable) DecRef(ctx Context) {
 	t.files = map[int32]fdEntry{}
 	t.mu.Unlock()
 	for _, e := range files {
-		t.closeFile(ctx, e.file)
+		t.closeFile(e.file)
 	}
 }
 
 // closeFile drops the table's reference on f, releasing the POSIX locks
 // the table (as lock owner) held on its inode first.
-func (t *FDTable) closeFile(ctx Context, f *FileDescription) {
+func (t *FDTable) closeFile(f *FileDescription) {
 	if !f.path {
 		f.vfs.locks.releaseOwner(f.vd.Dentry.inode, t)
 	}
-	f.DecRef(ctx)
+	f.DecRef(nil)
 }
 
 // Fork returns a copy of the table (fork without CLONE_FILES): every file
@@ -113,7 +116,7 @@ func (t *FDTable) NewFD(minFD int32, f *FileDescription, flags FDFlags, limit ui
 
 // NewFDAt installs f at fd (dup2/dup3), closing what was there. EBADF if fd
 // is beyond limit.
-func (t *FDTable) NewFDAt(ctx Context, fd int32, f *FileDescription, flags FDFlags, limit uint64) error {
+func (t *FDTable) NewFDAt(fd int32, f *FileDescription, flags FDFlags, limit uint64) error {
 	if fd < 0 || uint64(fd) >= limit {
 		return unix.EBADF
 	}
@@ -123,7 +126,7 @@ func (t *FDTable) NewFDAt(ctx Context, fd int32, f *FileDescription, flags FDFla
 	t.files[fd] = fdEntry{f, flags}
 	t.mu.Unlock()
 	if had {
-		t.closeFile(ctx, old.file)
+		t.closeFile(old.file)
 	}
 	return nil
 }
@@ -141,7 +144,7 @@ func (t *FDTable) Get(fd int32) (*FileDescription, FDFlags) {
 }
 
 // Remove closes fd (close(2)); EBADF if it is not open.
-func (t *FDTable) Remove(ctx Context, fd int32) error {
+func (t *FDTable) Remove(fd int32) error {
 	t.mu.Lock()
 	e, ok := t.files[fd]
 	if ok {
@@ -154,7 +157,7 @@ func (t *FDTable) Remove(ctx Context, fd int32) error {
 	if !ok {
 		return unix.EBADF
 	}
-	t.closeFile(ctx, e.file)
+	t.closeFile(e.file)
 	return nil
 }
 
@@ -183,7 +186,7 @@ func (t *FDTable) GetFlags(fd int32) (FDFlags, error) {
 }
 
 // CloseOnExec closes every descriptor marked close-on-exec.
-func (t *FDTable) CloseOnExec(ctx Context) {
+func (t *FDTable) CloseOnExec() {
 	var closing []*FileDescription
 	t.mu.Lock()
 	for fd, e := range t.files {
@@ -197,14 +200,14 @@ func (t *FDTable) CloseOnExec(ctx Context) {
 	}
 	t.mu.Unlock()
 	for _, f := range closing {
-		t.closeFile(ctx, f)
+		t.closeFile(f)
 	}
 }
 
 // CloseRange implements close_range(2) over [first, last]: closes them, or
 // with CLOSE_RANGE_CLOEXEC marks them close-on-exec. (CLOSE_RANGE_UNSHARE is
 // done by the caller, which unshares the table first.)
-func (t *FDTable) CloseRange(ctx Context, first, last uint32, flags uint32) error {
+func (t *FDTable) CloseRange(first, last uint32, flags uint32) error {
 	if first > last {
 		return unix.EINVAL
 	}
@@ -234,7 +237,7 @@ func (t *FDTable) CloseRange(ctx Context, first, last uint32, flags uint32) erro
 	}
 	t.mu.Unlock()
 	for _, f := range closing {
-		t.closeFile(ctx, f)
+		t.closeFile(f)
 	}
 	return nil
 }
@@ -249,14 +252,14 @@ type FDInfo struct {
 // ForEach calls fn for every descriptor in increasing order (a snapshot),
 // holding a reference on each file for the duration of the call; it stops
 // when fn returns false.
-func (t *FDTable) ForEach(ctx Context, fn func(fd int32, f *FileDescription, flags FDFlags) bool) {
+func (t *FDTable) ForEach(fn func(fd int32, f *FileDescription, flags FDFlags) bool) {
 	snap := t.snapshot()
 	stopped := false
 	for _, e := range snap {
 		if !stopped && !fn(e.FD, e.File, e.Flags) {
 			stopped = true
 		}
-		e.File.DecRef(ctx)
+		e.File.DecRef(nil)
 	}
 }
 

@@ -41,7 +41,7 @@ type FileImpl interface {
 	// Allocate implements fallocate(2) (mode FALLOC_FL_*).
 	Allocate(ctx Context, mode uint32, off, length int64) error
 	// Release is called once, when the last reference to the open file
-	// goes.
+	// goes. ctx may be nil (files closed by an FDTable).
 	Release(ctx Context)
 
 	waiter.Waitable
@@ -235,7 +235,7 @@ func (fd *FileDescription) TryIncRef() bool {
 	}
 }
 
-// DecRef drops a reference; the last one releases the file (flock locks,
+// DecRef drops a reference (ctx may be nil); the last one releases the file (flock locks,
 // OFD locks, then FileImpl.Release).
 func (fd *FileDescription) DecRef(ctx Context) {
 	switch r := fd.refs.Add(-1); {

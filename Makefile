@@ -30,8 +30,8 @@ RACE_EXCLUDE := /platform/ptrace|/platform/kvm|/sentry/boot|/cmd/|/test/
 RACE_PKGS = $(shell $(GO) list ./... | grep -vE '$(RACE_EXCLUDE)')
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v '/test/integration')
 
-UNIT_TIMEOUT := 10m
-RACE_TIMEOUT := 10m
+UNIT_TIMEOUT := 6m
+RACE_TIMEOUT := 6m
 INTEGRATION_TIMEOUT := 15m
 # RUN selects integration cases: make integration RUN='TestBusybox/pipes'
 RUN ?= .

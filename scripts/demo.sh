@@ -8,8 +8,21 @@ runsc=${1:?usage: demo.sh RUNSC ROOTFS}
 rootfs=${2:?usage: demo.sh RUNSC ROOTFS}
 failed=0
 
+# show prints a command line the way one would type it.
+show() {
+	local out= a
+	for a in "$@"; do
+		if [[ "$a" =~ ^[A-Za-z0-9_/.:=,+-]+$ ]]; then
+			out+=" $a"
+		else
+			out+=" '${a//\'/\'\\\'\'}'"
+		fi
+	done
+	printf '\n$%s\n' "$out"
+}
+
 run() {
-	printf '\n$ %s\n' "$(printf '%q ' "$@")"
+	show "$@"
 	timeout --kill-after=5 60 "$@"
 	local rc=$?
 	if ((rc != 0)); then

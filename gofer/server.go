@@ -130,7 +130,9 @@ func Serve(conn *net.UnixConn, root string, opts Options) error {
 		s.put(n)
 	}
 	s.mu.Unlock()
-	if errors.Is(err, io.EOF) {
+	// A peer that closes with replies still unread makes our read fail
+	// with ECONNRESET rather than EOF; both are a normal end.
+	if errors.Is(err, io.EOF) || errors.Is(err, unix.ECONNRESET) {
 		return nil
 	}
 	return err
@@ -171,7 +173,7 @@ func (s *server) loop() error {
 			}
 			e := proto.NewEncoder(nil)
 			if err := proto.Send(s.conn, e.Finish(h.ID, h.Op, uint32(unix.EINVAL))); err != nil {
-				return err
+				s.log("gofer: reply to bad message: %v", err)
 			}
 			continue
 		}

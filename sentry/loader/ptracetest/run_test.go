@@ -40,10 +40,10 @@ type hostFile struct {
 }
 
 func (h *hostFile) ReadAt(p []byte, off int64) (int, error) { return h.f.ReadAt(p, off) }
-func (h *hostFile) Mappable() memmap.Mappable                { return h.cache }
-func (h *hostFile) Name() string                             { return h.path }
-func (h *hostFile) Dev() uint64                              { return h.st.Dev }
-func (h *hostFile) Ino() uint64                              { return h.st.Ino }
+func (h *hostFile) Mappable() memmap.Mappable               { return h.cache }
+func (h *hostFile) Name() string                            { return h.path }
+func (h *hostFile) Dev() uint64                             { return h.st.Dev }
+func (h *hostFile) Ino() uint64                             { return h.st.Ino }
 
 // run loads argv[0] and runs it until exit, emulating a few system calls.
 // It returns what the program wrote to fds 1 and 2 and its exit status.

@@ -51,7 +51,6 @@ func (m *MemoryManager) HandleFault(addr uintptr, info platform.SwitchInfo) erro
 				at = platform.ReadWrite
 			case v.perms.Execute && !mp.Execute:
 				at = platform.AccessType{Read: true, Execute: true}
-			case v.perms.Any() && !mp.Read && !mp.Write && !mp.Execute:
 			default:
 				if m.suspectLocked(page) {
 					return &FaultError{Signo: SIGSEGV, Code: SEGV_ACCERR, Addr: addr}

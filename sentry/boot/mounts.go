@@ -2,13 +2,15 @@ package boot
 
 import (
 	"fmt"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runsc-cri/runsc-cri/gofer/client"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/dev"
 	goferfs "github.com/runsc-cri/runsc-cri/sentry/fsimpl/gofer"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/host"
-	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/proc"
-	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/sys"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/tmpfs"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
@@ -22,17 +24,24 @@ var rootCtx = bootContext{auth.NewCredentials(0, 0, nil, auth.AllCaps)}
 // mountAll mounts the root filesystem from the gofer and the spec's tmpfs
 // mounts, and returns the root with a reference.
 func mountAll(v *vfs.VirtualFilesystem, mf *memfile.File, spec Spec) (vfs.VirtualDentry, error) {
-	c, err := client.NewFromFD(spec.RootGoferFD)
+	f := os.NewFile(uintptr(spec.RootGoferFD), "gofer")
+	conn, err := net.FileConn(f)
+	f.Close()
 	if err != nil {
 		return vfs.VirtualDentry{}, fmt.Errorf("gofer connection: %w", err)
 	}
-	rootFS, err := goferfs.New(v, mf, c, goferfs.Options{ReadOnly: spec.RootReadOnly})
+	uconn, ok := conn.(*net.UnixConn)
+	if !ok {
+		conn.Close()
+		return vfs.VirtualDentry{}, fmt.Errorf("gofer connection: fd %d is not a unix socket", spec.RootGoferFD)
+	}
+	rootFS, err := goferfs.New(v, client.New(uconn), mf, goferfs.Options{ReadOnly: spec.RootReadOnly})
 	if err != nil {
 		return vfs.VirtualDentry{}, fmt.Errorf("root filesystem: %w", err)
 	}
 	root := v.MountRoot(rootFS, "none", vfs.MountFlags{ReadOnly: spec.RootReadOnly})
 	for _, target := range spec.TmpfsMounts {
-		if err := mountAt(v, root, target, tmpfs.New(v, mf, tmpfs.Options{}), "tmpfs", vfs.MountFlags{}); err != nil {
+		if err := mountAt(v, root, target, tmpfs.New(v, mf, tmpfs.Options{}), "tmpfs", vfs.MountFlags{NoSuid: true, NoDev: true}); err != nil {
 			return vfs.VirtualDentry{}, err
 		}
 	}
@@ -43,17 +52,19 @@ func mountAll(v *vfs.VirtualFilesystem, mf *memfile.File, spec Spec) (vfs.Virtua
 func mountKernelFilesystems(v *vfs.VirtualFilesystem, k *kernel.Kernel, mf *memfile.File, root vfs.VirtualDentry) error {
 	mounts := []struct {
 		target string
-		fs     func() *vfs.Filesystem
+		fs     func() (*vfs.Filesystem, error)
 		source string
 		flags  vfs.MountFlags
 	}{
-		{"/proc", func() *vfs.Filesystem { return proc.New(v, k) }, "proc", vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}},
-		{"/sys", func() *vfs.Filesystem { return sys.New(v) }, "sysfs", vfs.MountFlags{ReadOnly: true, NoSuid: true, NoDev: true, NoExec: true}},
-		{"/dev", func() *vfs.Filesystem { return dev.New(v, mf) }, "dev", vfs.MountFlags{NoSuid: true}},
-		{"/dev/shm", func() *vfs.Filesystem { return tmpfs.New(v, mf, tmpfs.Options{}) }, "shm", vfs.MountFlags{NoSuid: true, NoDev: true}},
+		{"/dev", func() (*vfs.Filesystem, error) { return dev.New(v, mf) }, "dev", vfs.MountFlags{NoSuid: true}},
+		{"/dev/shm", func() (*vfs.Filesystem, error) { return tmpfs.New(v, mf, tmpfs.Options{}), nil }, "shm", vfs.MountFlags{NoSuid: true, NoDev: true}},
 	}
 	for _, m := range mounts {
-		if err := mountAt(v, root, m.target, m.fs(), m.source, m.flags); err != nil {
+		fs, err := m.fs()
+		if err != nil {
+			return fmt.Errorf("%s: %w", m.target, err)
+		}
+		if err := mountAt(v, root, m.target, fs, m.source, m.flags); err != nil {
 			return err
 		}
 	}
@@ -73,5 +84,17 @@ func mountAt(v *vfs.VirtualFilesystem, root vfs.VirtualDentry, target string, fs
 
 // newHostFile wraps a host fd given to the sandbox (stdio).
 func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error) {
-	return host.NewFile(v, fd)
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err != nil {
+		return nil, err
+	}
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	f, err := host.NewFile(v, dup, uint32(fl)&(unix.O_ACCMODE|unix.O_APPEND))
+	if err != nil {
+		unix.Close(dup)
+	}
+	return f, err
 }

@@ -21,10 +21,13 @@ type CloneOptions struct {
 	TLS        uintptr
 }
 
+// cloneNewTime is CLONE_NEWTIME (not in the ABI package).
+const cloneNewTime = 0x80
+
 // Namespace flags we do not support in a sandbox (one of each namespace).
 const unsupportedCloneFlags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC |
 	linux.CLONE_NEWUSER | linux.CLONE_NEWPID | linux.CLONE_NEWNET | linux.CLONE_NEWCGROUP |
-	linux.CLONE_PIDFD | linux.CLONE_NEWTIME
+	linux.CLONE_PIDFD | cloneNewTime
 
 // Clone creates a new task as clone(2) does and returns its id in the
 // caller's namespace.

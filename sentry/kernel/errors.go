@@ -21,3 +21,14 @@ const (
 func isRestart(e unix.Errno) bool {
 	return e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND || e == ERESTARTRESTARTBLOCK
 }
+
+// ABI values missing from the abi package.
+const (
+	ssAutoDisarm = 1 << 31
+	minSigStkSz  = 2048
+	segvMapErr   = 1
+	segvAccErr   = 2
+)
+
+// negErrno is -errno as a register value.
+func negErrno(e unix.Errno) uint64 { return uint64(-int64(e)) }

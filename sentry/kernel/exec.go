@@ -20,8 +20,6 @@ func (k *Kernel) load(t *Task, dirfd int32, filename string, argv, envv []string
 	if err != nil {
 		return nil, loader.Result{}, err
 	}
-	var random [16]byte
-	rand.Read(random[:])
 	first := true
 	res, err := loader.Load(m, loader.Args{
 		Filename: filename,
@@ -35,11 +33,11 @@ func (k *Kernel) load(t *Task, dirfd int32, filename string, argv, envv []string
 			f, _, err := k.cfg.ExecOpener(t, fd, p, 0)
 			return f, err
 		},
-		UID:    uint64(creds.RealUID),
-		EUID:   uint64(creds.EffectiveUID),
-		GID:    uint64(creds.RealGID),
-		EGID:   uint64(creds.EffectiveGID),
-		Random: random,
+		UID:    uint32(creds.RealUID),
+		EUID:   uint32(creds.EffectiveUID),
+		GID:    uint32(creds.RealGID),
+		EGID:   uint32(creds.EffectiveGID),
+		Random: rand.Reader,
 	})
 	if err != nil {
 		m.DecUsers()

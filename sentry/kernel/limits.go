@@ -14,7 +14,7 @@ type Rlimit struct{ Cur, Max uint64 }
 const RLimInfinity = ^uint64(0)
 
 // limits are a process's resource limits, by RLIMIT_* number.
-type limits [linux.RLIM_NLIMITS]Rlimit
+type limits [rlimNLimits]Rlimit
 
 func defaultLimits() limits {
 	var l limits
@@ -35,7 +35,7 @@ func defaultLimits() limits {
 
 // Rlimit returns the current and maximum value of resource r.
 func (t *Task) Rlimit(r int) (cur, max uint64) {
-	if r < 0 || r >= linux.RLIM_NLIMITS {
+	if r < 0 || r >= rlimNLimits {
 		return 0, 0
 	}
 	t.k.mu.Lock()
@@ -46,7 +46,7 @@ func (t *Task) Rlimit(r int) (cur, max uint64) {
 
 // PRlimit reads and optionally replaces the limit r of process tg.
 func (t *Task) PRlimit(tg *ThreadGroup, r int, nl *Rlimit) (Rlimit, error) {
-	if r < 0 || r >= linux.RLIM_NLIMITS {
+	if r < 0 || r >= rlimNLimits {
 		return Rlimit{}, unix.EINVAL
 	}
 	t.k.mu.Lock()
@@ -169,3 +169,6 @@ func (tg *ThreadGroup) ChildTimes() (user, sys int64) {
 	defer tg.k.mu.Unlock()
 	return tg.childUserNS, tg.childSysNS
 }
+
+// rlimNLimits is the number of RLIMIT_* resources.
+const rlimNLimits = 16

@@ -357,13 +357,13 @@ func (t *Task) SigAltStack(ss *linux.SignalStack) (linux.SignalStack, error) {
 		if old.Flags&linux.SS_ONSTACK != 0 {
 			return old, unix.EPERM
 		}
-		if ss.Flags&^(linux.SS_DISABLE|linux.SS_AUTODISARM) != 0 {
+		if ss.Flags&^(linux.SS_DISABLE|ssAutoDisarm) != 0 {
 			return old, unix.EINVAL
 		}
 		if ss.Flags&linux.SS_DISABLE != 0 {
 			t.altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 		} else {
-			if ss.Size < linux.MINSIGSTKSZ {
+			if ss.Size < minSigStkSz {
 				return old, unix.ENOMEM
 			}
 			t.altStack = *ss

@@ -111,7 +111,7 @@ func (t *Task) processSignals() bool {
 				t.restart == ERESTARTSYS && act.Flags&linux.SA_RESTART != 0:
 				t.rewindSyscall()
 			default:
-				t.regs.Rax = uint64(-int64(unix.EINTR))
+				t.regs.Rax = negErrno(unix.EINTR)
 			}
 			t.restart = 0
 		}
@@ -124,7 +124,7 @@ func (t *Task) processSignals() bool {
 		}
 		k.mu.Lock()
 		t.setMaskLocked(newMask)
-		if act.Flags&linux.SA_ONSTACK != 0 && alt.Flags&linux.SS_AUTODISARM != 0 && !onAlt {
+		if act.Flags&linux.SA_ONSTACK != 0 && alt.Flags&ssAutoDisarm != 0 && !onAlt {
 			t.altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 		}
 		// Deliver at most one handler per pass; the loop comes back.

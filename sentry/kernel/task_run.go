@@ -121,10 +121,10 @@ func (t *Task) syscall() {
 	}
 	if isRestart(errno) {
 		t.restart = errno
-		t.regs.Rax = uint64(-int64(unix.EINTR))
+		t.regs.Rax = negErrno(unix.EINTR)
 		return
 	}
-	t.regs.Rax = uint64(-int64(errno))
+	t.regs.Rax = negErrno(errno)
 }
 
 // handleFault resolves a memory fault or turns it into a signal.
@@ -141,5 +141,5 @@ func (t *Task) handleFault(info platform.SwitchInfo) {
 		t.forceSignal(linux.Signal(fe.Signo), fe.Code, uint64(fe.Addr))
 		return
 	}
-	t.forceSignal(linux.SIGSEGV, linux.SEGV_MAPERR, uint64(info.Addr))
+	t.forceSignal(linux.SIGSEGV, segvMapErr, uint64(info.Addr))
 }

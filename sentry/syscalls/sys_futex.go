@@ -72,7 +72,7 @@ func Futex(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 		n, err := t.FutexWakeOp(addr, a[4], int(int32(val)), int(int32(a[3])), a.Uint(5))
 		return uintptr(n), err
 	case linux.FUTEX_LOCK_PI, linux.FUTEX_UNLOCK_PI, linux.FUTEX_TRYLOCK_PI,
-		linux.FUTEX_WAIT_REQUEUE_PI, linux.FUTEX_CMP_REQUEUE_PI, linux.FUTEX_LOCK_PI2:
+		linux.FUTEX_WAIT_REQUEUE_PI, linux.FUTEX_CMP_REQUEUE_PI, futexLockPI2:
 		return 0, unix.ENOSYS
 	}
 	return 0, unix.ENOSYS

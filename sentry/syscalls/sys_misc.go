@@ -131,7 +131,7 @@ func Sysinfo(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 
 // Getrandom implements Linux syscall getrandom(2).
 func Getrandom(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
-	if a.Uint(2)&^(linux.GRND_NONBLOCK|linux.GRND_RANDOM|linux.GRND_INSECURE) != 0 {
+	if a.Uint(2)&^(unix.GRND_NONBLOCK|unix.GRND_RANDOM|unix.GRND_INSECURE) != 0 {
 		return 0, unix.EINVAL
 	}
 	n := a[1]

@@ -157,7 +157,7 @@ func ClockNanosleep(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 		return 0, unix.EINVAL
 	}
 	switch clock {
-	case linux.CLOCK_REALTIME, linux.CLOCK_MONOTONIC, linux.CLOCK_BOOTTIME, linux.CLOCK_TAI:
+	case linux.CLOCK_REALTIME, linux.CLOCK_MONOTONIC, linux.CLOCK_BOOTTIME, clockTAI:
 	case linux.CLOCK_PROCESS_CPUTIME_ID:
 	case linux.CLOCK_THREAD_CPUTIME_ID:
 		return 0, unix.EINVAL

@@ -37,3 +37,9 @@ func copyInObj(t *kernel.Task, addr uintptr, v unmarshaller) error {
 	v.UnmarshalBytes(buf)
 	return nil
 }
+
+// ABI values missing from the abi package.
+const (
+	futexLockPI2 = 13
+	clockTAI     = 11
+)

@@ -40,6 +40,11 @@
 // thread, others go through the controller. Release kills the stub at once
 // and leaves the reaping to the controller.
 //
+// The platform adds SA_NOCLDSTOP to the process's SIGCHLD action (Go's
+// handler stays): otherwise every ptrace stop would send the sentry a
+// SIGCHLD. Calling os/signal functions for SIGCHLD later undoes this (only
+// costing speed).
+//
 // Lock order: addressSpace.mu, then platform.mu; context.mu is a leaf (it
 // only orders Interrupt against the end of a Switch). No lock is held while
 // waiting for the controller.
@@ -79,6 +84,9 @@ func New(memfd int) (platform.Platform, error) {
 // newPlatform creates the platform; forkMode chooses how address spaces get
 // their stub (fork from the master, or exec a new stub each time).
 func newPlatform(memfd int, forkMode bool) (*ptracePlatform, error) {
+	if err := quietStops(); err != nil {
+		return nil, fmt.Errorf("SIGCHLD: %w", err)
+	}
 	ctl, err := startController(memfd, true)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, unix.ENOSYS) {

@@ -76,3 +76,33 @@ func gettid() int {
 	r, _, _ := unix.RawSyscall(unix.SYS_GETTID, 0, 0, 0)
 	return int(r)
 }
+
+// kernelSigaction is struct sigaction as rt_sigaction(2) takes it on amd64.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+// saNoCldStop is SA_NOCLDSTOP.
+const saNoCldStop = 1
+
+// quietStops adds SA_NOCLDSTOP to the sentry's SIGCHLD action (keeping Go's
+// handler), so that the many ptrace stops of the stubs do not each send
+// the sentry a SIGCHLD that wakes a thread and runs the Go signal handler.
+// Exits of children are still signalled.
+func quietStops() error {
+	var act kernelSigaction
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), 0, uintptr(unsafe.Pointer(&act)), 8, 0, 0); e != 0 {
+		return e
+	}
+	if act.flags&saNoCldStop != 0 || act.handler == 0 || act.handler == 1 {
+		return nil // already quiet, or SIG_DFL/SIG_IGN: no signal is delivered anyway
+	}
+	act.flags |= saNoCldStop
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0); e != 0 {
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,277 @@
+package gofer
+
+import (
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+
+	"github.com/runsc-cri/runsc-cri/gofer/client"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/pipe"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// maxNegative bounds a directory's negative cache; it is cleared when full.
+const maxNegative = 512
+
+// dirInode is a directory. vfs serialises calls for one directory (its
+// Dentry.dirMu), so the methods below do not race with each other on the
+// same directory.
+type dirInode struct {
+	inode
+	// negative holds names known not to exist (guarded by inode.mu).
+	negative map[string]struct{}
+}
+
+func (d *dirInode) isNegative(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	_, ok := d.negative[name]
+	return ok
+}
+
+func (d *dirInode) setNegative(name string, neg bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !neg {
+		delete(d.negative, name)
+		return
+	}
+	if d.negative == nil || len(d.negative) >= maxNegative {
+		d.negative = map[string]struct{}{}
+	}
+	d.negative[name] = struct{}{}
+}
+
+// changed records that we added or removed an entry: the directory's
+// mtime and link count are stale, and name's negative entry is.
+func (d *dirInode) changed(name string) {
+	d.mu.Lock()
+	d.valid = false
+	delete(d.negative, name)
+	d.mu.Unlock()
+}
+
+// Lookup implements vfs.DirInode.
+func (d *dirInode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
+	if d.isNegative(name) {
+		return nil, unix.ENOENT
+	}
+	files, stats, err := d.file.Walk(name)
+	if err != nil {
+		d.fs.client.CloseFiles(files...)
+		if err == unix.ENOENT {
+			d.setNegative(name, true)
+		}
+		return nil, err
+	}
+	if len(files) != 1 {
+		d.fs.client.CloseFiles(files...)
+		return nil, unix.EIO
+	}
+	return d.fs.newInode(files[0], stats[0]), nil
+}
+
+func (d *dirInode) writable() error {
+	if d.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	return nil
+}
+
+// Create implements vfs.DirInode.
+func (d *dirInode) Create(ctx vfs.Context, name string, opts vfs.CreateOptions) (vfs.Inode, error) {
+	if err := d.writable(); err != nil {
+		return nil, err
+	}
+	uid, gid := uint32(opts.UID), uint32(opts.GID)
+	perm := opts.Mode & 0o7777
+	var (
+		f   *client.File
+		st  client.Stat
+		err error
+	)
+	hostFD := -1
+	switch opts.Mode & linux.S_IFMT {
+	case linux.S_IFREG:
+		f, hostFD, st, err = d.file.Create(name, unix.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, perm, uid, gid)
+	case linux.S_IFDIR:
+		f, st, err = d.file.Mkdir(name, perm, uid, gid)
+	case linux.S_IFLNK:
+		f, st, err = d.file.Symlink(name, opts.Target, uid, gid)
+	case linux.S_IFIFO:
+		f, st, err = d.file.Mknod(name, linux.S_IFIFO|perm, uid, gid)
+	case linux.S_IFSOCK:
+		f, st, err = d.file.Bind(name, perm, uid, gid)
+	case linux.S_IFCHR, linux.S_IFBLK:
+		// The gofer makes no device nodes on the host.
+		return nil, unix.EPERM
+	default:
+		return nil, unix.EINVAL
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.changed(name)
+	ino := d.fs.newInode(f, st)
+	if r, ok := ino.(*regInode); ok && hostFD >= 0 {
+		// The first Open of the new file uses the descriptor Create
+		// already opened, saving a round trip.
+		r.stashFD(hostFD)
+	} else if hostFD >= 0 {
+		unix.Close(hostFD)
+	}
+	if s, ok := ino.(*symlinkInode); ok {
+		s.mu.Lock()
+		s.target, s.haveTarget = opts.Target, true
+		s.mu.Unlock()
+	}
+	return ino, nil
+}
+
+// Link implements vfs.DirInode.
+func (d *dirInode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	t, ok := target.(fileInode)
+	if !ok || t.common().fs != d.fs {
+		return unix.EXDEV
+	}
+	f, st, err := d.file.Link(t.common().file, name)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	d.changed(name)
+	t.common().setStat(st)
+	return nil
+}
+
+// Unlink implements vfs.DirInode.
+func (d *dirInode) Unlink(ctx vfs.Context, name string, child vfs.Inode) error {
+	return d.remove(name, child, 0)
+}
+
+// Rmdir implements vfs.DirInode.
+func (d *dirInode) Rmdir(ctx vfs.Context, name string, child vfs.Inode) error {
+	return d.remove(name, child, unix.AT_REMOVEDIR)
+}
+
+func (d *dirInode) remove(name string, child vfs.Inode, flags int) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	if err := d.file.Unlink(name, flags); err != nil {
+		return err
+	}
+	d.changed(name)
+	d.setNegative(name, true)
+	d.fs.gone(child)
+	return nil
+}
+
+// Rename implements vfs.DirInode.
+func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newDir vfs.DirInode, newName string, replaced vfs.Inode, flags uint32) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
+	nd, ok := newDir.(*dirInode)
+	if !ok || nd.fs != d.fs {
+		return unix.EXDEV
+	}
+	if err := d.file.Rename(nd.file, oldName, newName, flags); err != nil {
+		return err
+	}
+	d.changed(oldName)
+	nd.changed(newName)
+	if flags&linux.RENAME_EXCHANGE == 0 {
+		d.setNegative(oldName, true)
+	}
+	if c, ok := child.(fileInode); ok {
+		c.common().invalidate()
+	}
+	if replaced != nil {
+		if flags&linux.RENAME_EXCHANGE != 0 {
+			replaced.(fileInode).common().invalidate()
+		} else {
+			d.fs.gone(replaced)
+		}
+	}
+	return nil
+}
+
+// gone records that a name of child was removed.
+func (fs *filesystem) gone(child vfs.Inode) {
+	c, ok := child.(fileInode)
+	if !ok {
+		return
+	}
+	c.common().invalidate()
+	if r, ok := child.(*regInode); ok {
+		fs.forget(r)
+	}
+}
+
+// IterDirents implements vfs.DirInode: one gofer round trip per page.
+func (d *dirInode) IterDirents(ctx vfs.Context, cookie int64, emit func(vfs.Dirent) bool) error {
+	c := uint64(cookie)
+	for {
+		ents, err := d.file.Getdents(c)
+		if err != nil {
+			return err
+		}
+		if len(ents) == 0 {
+			return nil
+		}
+		for _, e := range ents {
+			if !emit(vfs.Dirent{Name: e.Name, Ino: e.Ino, Type: e.Type, NextCookie: int64(e.Next)}) {
+				return nil
+			}
+			c = e.Next
+		}
+	}
+}
+
+// specialInode is a FIFO, socket or device node.
+type specialInode struct {
+	inode
+
+	pipeOnce sync.Once
+	pipe     *pipe.Pipe
+
+	boundMu sync.Mutex
+	bound   any
+}
+
+// Open implements vfs.Opener: a FIFO opens a pipe kept in the sentry
+// (processes of the sandbox talk through it; the host FIFO is not used).
+func (s *specialInode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, error) {
+	if s.kind != linux.S_IFIFO {
+		return nil, unix.ENXIO
+	}
+	s.pipeOnce.Do(func() { s.pipe = pipe.New() })
+	return s.pipe.Open(ctx, vd, flags)
+}
+
+// BoundEndpoint implements vfs.SocketInode.
+func (s *specialInode) BoundEndpoint() any {
+	s.boundMu.Lock()
+	defer s.boundMu.Unlock()
+	return s.bound
+}
+
+// SetBoundEndpoint stores the endpoint of a unix socket bound here.
+func (s *specialInode) SetBoundEndpoint(ep any) {
+	s.boundMu.Lock()
+	s.bound = ep
+	s.boundMu.Unlock()
+}
+
+// closeOnCollect releases the gofer handle f once ino is garbage.
+func closeOnCollect[T any](ino *T, f *client.File) {
+	runtime.AddCleanup(ino, closeHandle, f)
+}
+
+func closeHandle(f *client.File) { f.Close() }

@@ -1,0 +1,341 @@
+// Package gofer is the filesystem whose files live on the host and are
+// reached through the pod's gofer process (package gofer/client).
+//
+// # The model
+//
+// Every inode holds one gofer handle (a client.File) on its file, obtained
+// by Walk from its parent (or Attach for the root). vfs keeps the dentry
+// tree above the inodes; this package keeps, per inode, the attributes the
+// gofer last reported.
+//
+// The sandbox is the only writer of its rootfs, so caching is aggressive:
+// attributes come from Walk and are kept until one of our own mutations
+// makes them stale (a write updates size and mtime in place; create, link,
+// unlink and rename invalidate what they touch and the next Stat asks the
+// gofer again). There is no revalidation against the host. Directories
+// also remember names that were looked up and found missing (a small
+// negative cache, cleared for a name as soon as we create it), which saves
+// the round trips of PATH and library searches.
+//
+// Hard links of regular files found under different names share one inode
+// (looked up by host device and inode number through weak pointers), so
+// advisory locks and the page cache are per file, as in Linux.
+//
+// Regular files: each open file gets its own host fd from the gofer (Open
+// donates it). Read and write go straight to that fd with preadv/pwritev
+// on the caller's blocks, which alias application memory: no copy in the
+// sentry. mmap goes through a page cache (memmap.Cache) kept per inode over
+// a separate per-inode host fd, so all mappings of a file share pages; once
+// that cache holds pages, read and write of every open file of the inode go
+// through it (ReadAt/WriteAt) to stay coherent with shared mappings. The
+// cache keeps its pages until the inode is garbage collected (no eviction
+// yet).
+//
+// FIFOs and sockets on the gofer are sentry objects: a FIFO's pipe and a
+// socket's bound endpoint live in the inode. Device nodes are opened by vfs
+// through its device registry.
+//
+// When an inode becomes unreachable (its dentry unlinked or renamed over
+// and no open file left), a runtime cleanup closes its gofer handle, its
+// host fd and releases its cached pages.
+//
+// # Lock order
+//
+//	vfs locks (renameMu, Dentry.dirMu)
+//	  regShared.ioMu (serialises O_APPEND writes and size changes of a file)
+//	    memmap.Cache.mu
+//	      inode.mu (attributes, negative names, symlink target; leaf)
+//	filesystem.inodesMu (the hard-link table; leaf)
+//
+// No lock is held across a gofer round trip except the vfs ones and ioMu.
+package gofer
+
+import (
+	"sync"
+	"time"
+	"weak"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+
+	"github.com/runsc-cri/runsc-cri/gofer/client"
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// Options configure a gofer filesystem.
+type Options struct {
+	// ReadOnly makes the filesystem refuse every change with EROFS (the
+	// gofer serving it read-only would refuse them anyway; this saves the
+	// round trips). Mount the filesystem read-only in vfs as well.
+	ReadOnly bool
+	// TypeName is the name shown in /proc/mounts ("9p" if empty, as gVisor
+	// shows its gofer mounts).
+	TypeName string
+	// AttachPath is the directory below the gofer's root to serve ("" for
+	// the root itself).
+	AttachPath string
+}
+
+// filesystem is one mounted tree of a gofer.
+type filesystem struct {
+	client *client.Client
+	mf     *memfile.File
+	opts   Options
+	root   *dirInode
+
+	// inodesMu guards inodes: regular files by host (dev, ino), so hard
+	// links share one inode.
+	inodesMu sync.Mutex
+	inodes   map[fileKey]weak.Pointer[regInode]
+}
+
+type fileKey struct{ dev, ino uint64 }
+
+// New returns a filesystem serving the gofer's root (or opts.AttachPath)
+// through c. File pages cached for mmap live in mf.
+func New(v *vfs.VirtualFilesystem, c *client.Client, mf *memfile.File, opts Options) (*vfs.Filesystem, error) {
+	if opts.TypeName == "" {
+		opts.TypeName = "9p"
+	}
+	f, st, err := c.Attach(opts.AttachPath)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		f.Close()
+		return nil, unix.ENOTDIR
+	}
+	fs := &filesystem{client: c, mf: mf, opts: opts, inodes: map[fileKey]weak.Pointer[regInode]{}}
+	fs.root = fs.newInode(f, st).(*dirInode)
+	return v.NewFilesystem(fs, fs.root), nil
+}
+
+// Name implements vfs.FilesystemImpl.
+func (fs *filesystem) Name() string { return fs.opts.TypeName }
+
+// MountOptions implements vfs.FilesystemImpl.
+func (fs *filesystem) MountOptions() string { return "" }
+
+// Statfs implements vfs.FilesystemImpl with the host's statfs of the root.
+func (fs *filesystem) Statfs(ctx vfs.Context) (vfs.StatFS, error) {
+	s, err := fs.root.file.Statfs()
+	if err != nil {
+		return vfs.StatFS{}, err
+	}
+	return vfs.StatFS{
+		Type:            s.Type,
+		BlockSize:       int64(s.Bsize),
+		Blocks:          s.Blocks,
+		BlocksFree:      s.Bfree,
+		BlocksAvailable: s.Bavail,
+		Files:           s.Files,
+		FilesFree:       s.Ffree,
+		NameLength:      s.Namelen,
+	}, nil
+}
+
+// inode is what every file of the filesystem has.
+type inode struct {
+	fs   *filesystem
+	file *client.File // immutable
+	kind uint32       // S_IFMT bits; immutable
+
+	// mu guards the fields below.
+	mu sync.Mutex
+	// st is the cached attributes; valid says whether they may be used.
+	st    client.Stat
+	valid bool
+}
+
+// fileInode is implemented by every inode type of the package.
+type fileInode interface {
+	vfs.Inode
+	common() *inode
+}
+
+func (i *inode) common() *inode { return i }
+
+// newInode wraps a handle the gofer just gave us. A regular file that is
+// already known (a hard link) gets its existing inode and f is closed.
+func (fs *filesystem) newInode(f *client.File, st client.Stat) fileInode {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return fs.regularInode(f, st)
+	case unix.S_IFDIR:
+		d := &dirInode{}
+		d.init(fs, f, st)
+		closeOnCollect(d, f)
+		return d
+	case unix.S_IFLNK:
+		s := &symlinkInode{}
+		s.init(fs, f, st)
+		closeOnCollect(s, f)
+		return s
+	default:
+		s := &specialInode{}
+		s.init(fs, f, st)
+		closeOnCollect(s, f)
+		return s
+	}
+}
+
+func (i *inode) init(fs *filesystem, f *client.File, st client.Stat) {
+	i.fs, i.file, i.kind, i.st, i.valid = fs, f, st.Mode&unix.S_IFMT, st, true
+}
+
+// Stat implements vfs.Inode.Stat from the cache, asking the gofer if our
+// own changes made it stale.
+func (i *inode) Stat(ctx vfs.Context) (linux.Statx, error) {
+	st, err := i.stat()
+	if err != nil {
+		return linux.Statx{}, err
+	}
+	return toStatx(&st), nil
+}
+
+func (i *inode) stat() (client.Stat, error) {
+	i.mu.Lock()
+	if i.valid {
+		st := i.st
+		i.mu.Unlock()
+		return st, nil
+	}
+	i.mu.Unlock()
+	st, err := i.file.Stat()
+	if err != nil {
+		return client.Stat{}, err
+	}
+	i.setStat(st)
+	return st, nil
+}
+
+func (i *inode) setStat(st client.Stat) {
+	i.mu.Lock()
+	i.st, i.valid = st, true
+	i.mu.Unlock()
+}
+
+// invalidate makes the next Stat ask the gofer.
+func (i *inode) invalidate() {
+	i.mu.Lock()
+	i.valid = false
+	i.mu.Unlock()
+}
+
+// touch records a change of the file's data made by us: size at least end
+// (or exactly size if exact), mtime and ctime now.
+func (i *inode) touch(end int64, exact bool) {
+	now := time.Now().UnixNano()
+	i.mu.Lock()
+	if exact || end > i.st.Size {
+		i.st.Size = end
+		i.st.Blocks = (end + 511) / 512
+	}
+	i.st.Mtime, i.st.Ctime = now, now
+	i.mu.Unlock()
+}
+
+// size returns the cached size.
+func (i *inode) size() (int64, error) {
+	st, err := i.stat()
+	return st.Size, err
+}
+
+// SetStat implements vfs.Inode.SetStat through the gofer.
+func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
+	if i.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	req := setattrRequest(opts)
+	if req.Mask == 0 {
+		return nil
+	}
+	st, err := i.file.Setattr(req)
+	if err != nil {
+		return err
+	}
+	i.setStat(st)
+	return nil
+}
+
+// setattrRequest translates vfs's SetStatOptions.
+func setattrRequest(opts *vfs.SetStatOptions) client.SetattrRequest {
+	req := client.SetattrRequest{Mode: opts.Mode & 0o7777, UID: uint32(opts.UID), GID: uint32(opts.GID), Size: opts.Size}
+	if opts.Mask&linux.STATX_MODE != 0 {
+		req.Mask |= client.SetattrMode
+	}
+	if opts.Mask&linux.STATX_UID != 0 {
+		req.Mask |= client.SetattrUID
+	}
+	if opts.Mask&linux.STATX_GID != 0 {
+		req.Mask |= client.SetattrGID
+	}
+	if opts.Mask&linux.STATX_SIZE != 0 {
+		req.Mask |= client.SetattrSize
+	}
+	if opts.Mask&linux.STATX_ATIME != 0 {
+		req.Mask |= client.SetattrAtime
+		req.Atime = client.Timespec{Sec: opts.Atime.Sec, Nsec: int64(opts.Atime.Nsec)}
+	}
+	if opts.Mask&linux.STATX_MTIME != 0 {
+		req.Mask |= client.SetattrMtime
+		req.Mtime = client.Timespec{Sec: opts.Mtime.Sec, Nsec: int64(opts.Mtime.Nsec)}
+	}
+	return req
+}
+
+// toStatx converts the gofer's attributes.
+func toStatx(s *client.Stat) linux.Statx {
+	return linux.Statx{
+		Mask:      linux.STATX_BASIC_STATS,
+		Blksize:   uint32(s.Blksize),
+		Nlink:     uint32(s.Nlink),
+		UID:       s.UID,
+		GID:       s.GID,
+		Mode:      uint16(s.Mode),
+		Ino:       s.Ino,
+		Size:      uint64(s.Size),
+		Blocks:    uint64(s.Blocks),
+		Atime:     nsToStatx(s.Atime),
+		Mtime:     nsToStatx(s.Mtime),
+		Ctime:     nsToStatx(s.Ctime),
+		RdevMajor: unix.Major(s.Rdev),
+		RdevMinor: unix.Minor(s.Rdev),
+	}
+}
+
+func nsToStatx(ns int64) linux.StatxTimestamp {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec--
+		nsec += 1e9
+	}
+	return linux.StatxTimestamp{Sec: sec, Nsec: uint32(nsec)}
+}
+
+// symlinkInode is a symbolic link; its target never changes.
+type symlinkInode struct {
+	inode
+	target    string // guarded by inode.mu
+	haveTarget bool   // guarded by inode.mu
+}
+
+// Readlink implements vfs.SymlinkInode.
+func (s *symlinkInode) Readlink(ctx vfs.Context) (string, error) {
+	s.mu.Lock()
+	if s.haveTarget {
+		t := s.target
+		s.mu.Unlock()
+		return t, nil
+	}
+	s.mu.Unlock()
+	t, err := s.file.Readlink()
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.target, s.haveTarget = t, true
+	s.mu.Unlock()
+	return t, nil
+}

@@ -1,0 +1,322 @@
+package gofer
+
+import (
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+	"weak"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/gofer/client"
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+	"github.com/runsc-cri/runsc-cri/sentry/memmap"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// regInode is a regular file.
+type regInode struct {
+	inode
+	sh *regShared
+}
+
+// regShared is the part of a regular file its cleanup needs (it must not
+// point back to the regInode, or the inode would never be collected). It is
+// also the page cache's Backing.
+type regShared struct {
+	file     *client.File
+	mf       *memfile.File
+	readOnly bool
+	fs       *filesystem
+	key      fileKey
+
+	// ioMu serialises O_APPEND writes and truncations.
+	ioMu sync.Mutex
+
+	// mu guards the fields below.
+	mu        sync.Mutex
+	cache     *memmap.Cache
+	backingFD int // host fd the cache reads and writes, -1 until needed
+	stashed   int // fd Create opened, for the first Open; -1 if none
+}
+
+// regularInode returns the inode of the regular file f names, sharing the
+// existing one if the file is already known under another name.
+func (fs *filesystem) regularInode(f *client.File, st client.Stat) *regInode {
+	key := fileKey{st.Dev, st.Ino}
+	fs.inodesMu.Lock()
+	defer fs.inodesMu.Unlock()
+	if wp, ok := fs.inodes[key]; ok {
+		if r := wp.Value(); r != nil {
+			f.Close()
+			return r
+		}
+	}
+	r := &regInode{}
+	r.init(fs, f, st)
+	r.sh = &regShared{file: f, mf: fs.mf, readOnly: fs.opts.ReadOnly, fs: fs, key: key, backingFD: -1, stashed: -1}
+	fs.inodes[key] = weak.Make(r)
+	runtime.AddCleanup(r, releaseShared, r.sh)
+	return r
+}
+
+// forget drops r from the hard-link table (it was unlinked: its host inode
+// number may be reused).
+func (fs *filesystem) forget(r *regInode) {
+	fs.inodesMu.Lock()
+	defer fs.inodesMu.Unlock()
+	if wp, ok := fs.inodes[r.sh.key]; ok && wp.Value() == r {
+		delete(fs.inodes, r.sh.key)
+	}
+}
+
+// releaseShared runs once the regInode is garbage.
+func releaseShared(sh *regShared) {
+	sh.fs.inodesMu.Lock()
+	if wp, ok := sh.fs.inodes[sh.key]; ok && wp.Value() == nil {
+		delete(sh.fs.inodes, sh.key)
+	}
+	sh.fs.inodesMu.Unlock()
+	sh.mu.Lock()
+	c := sh.cache
+	sh.cache = nil
+	sh.mu.Unlock()
+	if c != nil {
+		c.Drop()
+	}
+	sh.mu.Lock()
+	for _, fd := range []int{sh.backingFD, sh.stashed} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+	sh.backingFD, sh.stashed = -1, -1
+	sh.mu.Unlock()
+	sh.file.Close()
+}
+
+func (r *regInode) stashFD(fd int) {
+	r.sh.mu.Lock()
+	old := r.sh.stashed
+	r.sh.stashed = fd
+	r.sh.mu.Unlock()
+	if old >= 0 {
+		unix.Close(old)
+	}
+}
+
+func (r *regInode) takeStashed() int {
+	r.sh.mu.Lock()
+	defer r.sh.mu.Unlock()
+	fd := r.sh.stashed
+	r.sh.stashed = -1
+	return fd
+}
+
+// cacheWithPages returns the page cache if it holds pages (then I/O must go
+// through it), or nil.
+func (r *regInode) cacheWithPages() *memmap.Cache {
+	r.sh.mu.Lock()
+	c := r.sh.cache
+	r.sh.mu.Unlock()
+	if c == nil || !c.HasPages() {
+		return nil
+	}
+	return c
+}
+
+// SetStat implements vfs.Inode.SetStat; a size change also trims the page
+// cache.
+func (r *regInode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
+	if r.fs.opts.ReadOnly {
+		return unix.EROFS
+	}
+	req := setattrRequest(opts)
+	if req.Mask == 0 {
+		return nil
+	}
+	if req.Mask&client.SetattrSize != 0 {
+		r.sh.ioMu.Lock()
+		defer r.sh.ioMu.Unlock()
+	}
+	st, err := r.file.Setattr(req)
+	if err != nil {
+		return err
+	}
+	if req.Mask&client.SetattrSize != 0 {
+		r.sh.mu.Lock()
+		c := r.sh.cache
+		r.sh.mu.Unlock()
+		if c != nil {
+			c.Truncate(uint64(st.Size))
+		}
+	}
+	r.setStat(st)
+	return nil
+}
+
+// Open implements vfs.Opener: the open file gets its own host fd.
+func (r *regInode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, error) {
+	fd := r.takeStashed()
+	if fd < 0 {
+		gflags := int(flags)&(unix.O_ACCMODE|unix.O_NOATIME|unix.O_SYNC|unix.O_DSYNC) | unix.O_CLOEXEC
+		var err error
+		if fd, err = r.file.Open(gflags); err != nil {
+			return nil, err
+		}
+	}
+	return &regularFile{r: r, fd: fd}, nil
+}
+
+// Mappable returns the inode's page cache, creating it on first use.
+func (r *regInode) mappable() (memmap.Mappable, error) {
+	sh := r.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if sh.cache != nil {
+		return sh.cache, nil
+	}
+	if sh.backingFD < 0 {
+		fd := -1
+		var err error
+		if !sh.readOnly {
+			fd, err = sh.file.Open(unix.O_RDWR | unix.O_CLOEXEC)
+		}
+		if fd < 0 {
+			fd, err = sh.file.Open(unix.O_RDONLY | unix.O_CLOEXEC)
+		}
+		if err != nil {
+			return nil, err
+		}
+		sh.backingFD = fd
+	}
+	sh.cache = memmap.NewCache(sh.mf, sh)
+	return sh.cache, nil
+}
+
+// ReadAt implements memmap.Backing.
+func (sh *regShared) ReadAt(p []byte, off int64) (int, error) {
+	n, err := preadvAll(sh.backingFD, [][]byte{p}, off)
+	if err == nil && int(n) < len(p) {
+		err = io.EOF
+	}
+	return int(n), err
+}
+
+// WriteAt implements memmap.Backing.
+func (sh *regShared) WriteAt(p []byte, off int64) (int, error) {
+	n, err := pwritevAll(sh.backingFD, [][]byte{p}, off)
+	return int(n), err
+}
+
+// Size implements memmap.Backing.
+func (sh *regShared) Size() (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(sh.backingFD, &st); err != nil {
+		return 0, toErrno(err)
+	}
+	return uint64(st.Size), nil
+}
+
+// regularFile is an open regular file.
+type regularFile struct {
+	vfs.FileDefaults
+	r  *regInode
+	fd int
+}
+
+// Read implements vfs.FileImpl.Read: straight from the host fd into the
+// caller's blocks, unless the page cache holds pages.
+func (f *regularFile) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
+	if c := f.r.cacheWithPages(); c != nil {
+		var done int64
+		for _, b := range dst {
+			n, err := c.ReadAt(b, off+done)
+			done += int64(n)
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return done, nil
+				}
+				if done > 0 {
+					return done, nil
+				}
+				return 0, toErrno(err)
+			}
+		}
+		return done, nil
+	}
+	return preadvAll(f.fd, dst, off)
+}
+
+// Write implements vfs.FileImpl.Write.
+func (f *regularFile) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) (int64, int64, error) {
+	if appendMode {
+		f.r.sh.ioMu.Lock()
+		defer f.r.sh.ioMu.Unlock()
+		size, err := f.r.size()
+		if err != nil {
+			return 0, off, err
+		}
+		off = size
+	}
+	var (
+		n   int64
+		err error
+	)
+	if c := f.r.cacheWithPages(); c != nil {
+		for _, b := range src {
+			m, werr := c.WriteAt(b, off+n)
+			n += int64(m)
+			if werr != nil {
+				if n == 0 {
+					err = toErrno(werr)
+				}
+				break
+			}
+		}
+	} else {
+		n, err = pwritevAll(f.fd, src, off)
+	}
+	if n > 0 {
+		f.r.touch(off+n, false)
+	}
+	return n, off + n, err
+}
+
+// Seek implements vfs.FileImpl.Seek.
+func (f *regularFile) Seek(ctx vfs.Context, off int64, whence int, cur int64) (int64, error) {
+	size, err := f.r.size()
+	if err != nil {
+		return 0, err
+	}
+	return vfs.GenericSeek(off, whence, cur, size)
+}
+
+// Mappable implements vfs.FileImpl.Mappable.
+func (f *regularFile) Mappable() (memmap.Mappable, error) { return f.r.mappable() }
+
+// Sync implements vfs.FileImpl.Sync: dirty mapped pages, then the host file.
+func (f *regularFile) Sync(ctx vfs.Context) error {
+	f.r.sh.mu.Lock()
+	c := f.r.sh.cache
+	f.r.sh.mu.Unlock()
+	if c != nil {
+		if err := c.Sync(0, ^uint64(0)); err != nil {
+			return err
+		}
+	}
+	return toErrno(unix.Fsync(f.fd))
+}
+
+// Allocate implements vfs.FileImpl.Allocate.
+func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
+	if err := unix.Fallocate(f.fd, mode, off, length); err != nil {
+		return toErrno(err)
+	}
+	f.r.invalidate()
+	return nil
+}
+
+// Release implements vfs.FileImpl.Release.
+func (f *regularFile) Release(ctx vfs.Context) { unix.Close(f.fd) }

@@ -317,7 +317,7 @@ func nsToStatx(ns int64) linux.StatxTimestamp {
 // symlinkInode is a symbolic link; its target never changes.
 type symlinkInode struct {
 	inode
-	target    string // guarded by inode.mu
+	target     string // guarded by inode.mu
 	haveTarget bool   // guarded by inode.mu
 }
 

@@ -29,7 +29,14 @@ type Sandbox struct {
 }
 
 // Start builds the sandbox described by spec and starts its first process.
-func Start(spec Spec, log *slog.Logger) (s *Sandbox, retErr error) {
+func Start(spec Spec, log *slog.Logger) (*Sandbox, error) {
+	return start(spec, log, nil)
+}
+
+// rootMaker builds the root filesystem in place of the gofer (tests).
+type rootMaker func(v *vfs.VirtualFilesystem, mf *memfile.File) (vfs.VirtualDentry, error)
+
+func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr error) {
 	if len(spec.Process.Argv) == 0 {
 		return nil, fmt.Errorf("no command to run")
 	}
@@ -62,7 +69,12 @@ func Start(spec Spec, log *slog.Logger) (s *Sandbox, retErr error) {
 	}()
 
 	v := vfs.New()
-	root, err := mountAll(v, mf, spec)
+	var root vfs.VirtualDentry
+	if makeRoot != nil {
+		root, err = makeRoot(v, mf)
+	} else {
+		root, err = mountAll(v, mf, spec)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +120,7 @@ func Start(spec Spec, log *slog.Logger) (s *Sandbox, retErr error) {
 	bctx := bootContext{creds}
 	if proc.Cwd != "" && proc.Cwd != "/" {
 		pop := fsc.PathOp(vfs.VirtualDentry{}, proc.Cwd, true)
-		cwd, err := v.GetDentryAt(bctx, pop)
+		cwd, err := v.GetDentryAt(bctx, pop, vfs.GetDentryOptions{CheckSearchable: true})
 		pop.Release()
 		if err != nil {
 			return nil, fmt.Errorf("working directory %s: %w", proc.Cwd, err)

@@ -24,7 +24,7 @@ func Dispatch(t *kernel.Task, nr uintptr, args *arch.SyscallArguments) (uintptr,
 		if nr < maxSyscall && table[nr].Name != "" {
 			name = table[nr].Name
 		}
-		t.Kernel().Log().Warn("unimplemented syscall", "nr", nr, "name", name, "tid", t.ThreadID())
+		t.Kernel().Log().Debug("unimplemented syscall", "nr", nr, "name", name, "tid", t.ThreadID())
 	}
 	return 0, unix.ENOSYS
 }

@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"errors"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -12,9 +13,13 @@ import (
 type addressSpace struct {
 	p   *ptracePlatform
 	pid int // the stub's pid = its control thread, traced by the controller
+	// pidfd refers to the stub process, to kill it without racing with pid
+	// reuse; closed by the reaper.
+	pidfd int
 
 	mu       sync.Mutex
 	released bool            // guarded by mu
+	reaped   bool            // the stub's exit was collected; guarded by mu
 	spare    int             // tid of an unclaimed thread waiting in pause(), or 0; guarded by mu
 	threads  map[int]*thread // live context threads by tid; guarded by mu
 	// tracers maps the OS thread id of a context to its thread here, so
@@ -66,7 +71,11 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 		// Switches and we may use it.
 		t.regsValid = false
 		regs := injectRegs(stubSyscall, nr, argv)
-		return inject(t.tid, &regs, stubSyscall+2)
+		ret, err := inject(t.tid, &regs, stubSyscall+2)
+		if err != nil && errors.Is(err, unix.ESRCH) {
+			t.gone(err == errExited)
+		}
+		return ret, err
 	}
 	var ret uintptr
 	var err error
@@ -80,6 +89,12 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 		}
 		regs := injectRegs(stubSyscall, nr, argv)
 		ret, err = inject(a.pid, &regs, stubSyscall+2)
+		if err == errExited {
+			// The stub died and we collected it: its pid may be reused.
+			a.mu.Lock()
+			a.reaped = true
+			a.mu.Unlock()
+		}
 	})
 	return ret, err
 }
@@ -103,16 +118,22 @@ func (a *addressSpace) Release() {
 	clear(a.tracers)
 	a.mu.Unlock()
 
-	// The stub cannot be reaped before the controller runs the reaper
-	// below, so its pid cannot have been reused.
-	unix.Kill(a.pid, unix.SIGKILL)
+	unix.PidfdSendSignal(a.pidfd, unix.SIGKILL, nil, 0)
 	a.p.ctl.post(func() {
 		// Traced threads must be reaped before their leader can be; any
 		// thread of the sentry may reap a tracee.
 		for _, tid := range tids {
 			reap(tid)
 		}
-		reap(a.pid)
+		// Controller injections are over (they check released), so
+		// reaped is final.
+		a.mu.Lock()
+		reaped := a.reaped
+		a.mu.Unlock()
+		if !reaped {
+			reap(a.pid)
+		}
+		unix.Close(a.pidfd)
 	})
 	a.p.mu.Lock()
 	delete(a.p.spaces, a)

@@ -14,8 +14,9 @@ import (
 // thread is a context's stub thread in one address space, traced by the
 // context's OS thread. All fields but dead are owned by that goroutine.
 type thread struct {
-	as  *addressSpace
-	tid int
+	as     *addressSpace
+	tid    int
+	tracer int // OS thread id of the tracer
 	// dead is set when the thread is gone or its address space released
 	// (then the releaser reaps it).
 	dead atomic.Bool
@@ -114,7 +115,7 @@ func (c *context) newThread(a *addressSpace) (*thread, error) {
 		a.mu.Unlock()
 		return nil, err
 	}
-	t := &thread{as: a, tid: tid}
+	t := &thread{as: a, tid: tid, tracer: c.tracer}
 	a.mu.Lock()
 	if a.released {
 		a.mu.Unlock()
@@ -185,11 +186,11 @@ func (c *context) run(t *thread, regs *arch.Registers) (platform.Event, platform
 			if e == unix.EINTR {
 				goto wait
 			}
-			return 0, platform.SwitchInfo{}, c.died(t)
+			return 0, platform.SwitchInfo{}, t.gone(true) // reaped by someone else
 		}
 		ws := unix.WaitStatus(t.status)
 		if !ws.Stopped() {
-			return 0, platform.SwitchInfo{}, c.died(t)
+			return 0, platform.SwitchInfo{}, t.gone(true)
 		}
 		sig := ws.StopSignal()
 		switch {
@@ -292,24 +293,29 @@ func classify(si *siginfo) (ev platform.Event, info platform.SwitchInfo, ok bool
 // failed converts a ptrace error on t; ESRCH means the thread is gone.
 func (c *context) failed(t *thread, e unix.Errno) error {
 	if e == unix.ESRCH {
-		return c.died(t)
+		return t.gone(false)
 	}
 	return fmt.Errorf("ptrace stub thread %d: %w", t.tid, e)
 }
 
-// died records that t is gone (it was reaped by our wait4 or by the
-// releaser of its address space).
-func (c *context) died(t *thread) error {
-	if !t.dead.Swap(true) {
-		a := t.as
-		a.mu.Lock()
+// gone records that t died; collected says its exit status was already
+// collected (else gone reaps it, so that its leader can be reaped). If the
+// address space was released first, its releaser reaps t.
+func (t *thread) gone(collected bool) error {
+	a := t.as
+	a.mu.Lock()
+	wasDead := t.dead.Swap(true)
+	if !wasDead {
 		if a.threads[t.tid] == t {
 			delete(a.threads, t.tid)
 		}
-		if a.tracers[c.tracer] == t {
-			delete(a.tracers, c.tracer)
+		if a.tracers[t.tracer] == t {
+			delete(a.tracers, t.tracer)
 		}
-		a.mu.Unlock()
+	}
+	a.mu.Unlock()
+	if !wasDead && !collected {
+		reap(t.tid)
 	}
 	return errDead
 }
@@ -338,7 +344,7 @@ func (c *context) regset(as platform.AddressSpace, req int, s arch.FPState) erro
 	}
 	if _, e := ptraceRegset(req, t.tid, unix.NT_X86_XSTATE, s); e != 0 {
 		if e == unix.ESRCH {
-			return c.died(t)
+			return t.gone(false)
 		}
 		return e
 	}
@@ -374,8 +380,8 @@ func (c *context) exitThread(t *thread) {
 	if a.threads[t.tid] == t {
 		delete(a.threads, t.tid)
 	}
-	if a.tracers[c.tracer] == t {
-		delete(a.tracers, c.tracer)
+	if a.tracers[t.tracer] == t {
+		delete(a.tracers, t.tracer)
 	}
 	// If the address space was released, its releaser reaps the thread.
 	dead := t.dead.Swap(true)

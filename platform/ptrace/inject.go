@@ -11,6 +11,10 @@ import (
 // errDead reports that a stub thread is gone (killed, exited, reaped).
 var errDead = fmt.Errorf("ptrace: stub thread is dead: %w", unix.ESRCH)
 
+// errExited is errDead when the caller's wait4 collected the thread's exit
+// (so nobody must reap it any more).
+var errExited = fmt.Errorf("ptrace: stub thread exited: %w", unix.ESRCH)
+
 // injectRegs returns the registers that run system call nr with args at
 // site in the stub. OrigRax is -1 so that the kernel never applies its
 // syscall-restart logic to the registers we install.
@@ -49,11 +53,11 @@ func inject(tid int, regs *arch.Registers, trap uintptr) (uintptr, error) {
 			if e == unix.EINTR {
 				continue
 			}
-			return 0, errDead
+			return 0, errExited // ECHILD: reaped by someone else
 		}
 		ws := unix.WaitStatus(status)
 		if !ws.Stopped() {
-			return 0, errDead
+			return 0, errExited
 		}
 		if ws.StopSignal() == unix.SIGTRAP && stopEvent(status) == 0 {
 			var r arch.Registers

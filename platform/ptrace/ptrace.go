@@ -138,7 +138,14 @@ func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &addressSpace{p: p, pid: pid, spare: spare, threads: map[int]*thread{}, tracers: map[int]*thread{}}
+	// The stub is not reaped before Release, so pid is still ours.
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		p.ctl.post(func() { reap(pid) })
+		return nil, fmt.Errorf("pidfd_open stub: %w", err)
+	}
+	a := &addressSpace{p: p, pid: pid, pidfd: pidfd, spare: spare, threads: map[int]*thread{}, tracers: map[int]*thread{}}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()

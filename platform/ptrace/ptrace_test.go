@@ -527,3 +527,59 @@ func TestRegistered(t *testing.T) {
 		t.Fatal("ptrace not registered")
 	}
 }
+
+func TestStubKilled(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	locked(func() {
+		c, _ := e.p.NewContext()
+		defer c.Release()
+		r := regsAt(offSyscall2)
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+		unix.Kill(as.pid, unix.SIGKILL)
+		r = regsAt(offSpin)
+		if _, _, err := c.Switch(as, &r); err == nil {
+			t.Error("Switch in a killed stub succeeded")
+		}
+		if err := as.MapFile(unmapped, e.data, pageSize, platform.Read); err == nil {
+			t.Error("MapFile in a killed stub succeeded")
+		}
+		c.Forget(as)
+	})
+	as.Release()
+	if !gone(as.pid) {
+		t.Errorf("killed stub %d not reaped", as.pid)
+	}
+	// The platform still works.
+	as2 := e.newAS()
+	defer as2.Release()
+	locked(func() {
+		c, _ := e.p.NewContext()
+		defer c.Release()
+		r := regsAt(offSyscall2)
+		mustSwitch(t, c, as2, &r, platform.EventSyscall)
+	})
+}
+
+func TestMapFileBounds(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	defer as.Release()
+	for _, tc := range []struct{ addr, length uintptr }{
+		{stubStart - pageSize, 2 * pageSize},
+		{stubStart, pageSize},
+		{0, pageSize},
+		{0x123, pageSize},
+	} {
+		if err := as.MapFile(tc.addr, e.data, tc.length, platform.Read); err == nil {
+			t.Errorf("MapFile(%#x, %#x) succeeded", tc.addr, tc.length)
+		}
+	}
+	as.Unmap(stubStart-pageSize, 2*pageSize) // must not remove the stub
+	locked(func() {
+		c, _ := e.p.NewContext()
+		defer c.Release()
+		r := regsAt(offSyscall2)
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+	})
+}

@@ -95,6 +95,11 @@ func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error)
 	f, err := host.NewFile(v, dup, uint32(fl)&(unix.O_ACCMODE|unix.O_APPEND))
 	if err != nil {
 		unix.Close(dup)
+		return nil, err
 	}
-	return f, err
+	// A regular file (a shell redirection) continues at the host offset.
+	if cur, err := unix.Seek(fd, 0, unix.SEEK_CUR); err == nil && cur > 0 {
+		f.Seek(rootCtx, cur, unix.SEEK_SET)
+	}
+	return f, nil
 }

@@ -184,6 +184,7 @@ func (f *file) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	switch f.kind {
 	case kindRegular:
 		n, err := preadvFull(f.fd, dst, off)
+		unix.Seek(f.fd, off+n, unix.SEEK_SET)
 		return n, err
 	case kindNowait:
 		n, err := retryEINTR(func() (int, error) { return unix.Preadv2(f.fd, dst, -1, unix.RWF_NOWAIT) })
@@ -229,6 +230,9 @@ func (f *file) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) 
 			off = st.Size
 		}
 		n, err := pwritevFull(f.fd, src, off)
+		// The host fd's own offset is shared with whoever gave it to the
+		// sandbox (a shell's redirection): keep it moving with ours.
+		unix.Seek(f.fd, off+n, unix.SEEK_SET)
 		return n, off + n, err
 	case kindNowait:
 		n, err := retryEINTR(func() (int, error) { return unix.Pwritev2(f.fd, src, -1, unix.RWF_NOWAIT) })

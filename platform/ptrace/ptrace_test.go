@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -582,4 +583,98 @@ func TestMapFileBounds(t *testing.T) {
 		r := regsAt(offSyscall2)
 		mustSwitch(t, c, as, &r, platform.EventSyscall)
 	})
+}
+
+// TestStress runs several contexts in one address space while others
+// interrupt them and map and unmap memory from unlocked goroutines.
+func TestStress(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	defer as.Release()
+	const workers = 4
+	ctxs := make(chan platform.Context, workers)
+	var interrupts atomic.Int64
+	stop := make(chan struct{})
+	var wg, bg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			locked(func() {
+				c, _ := e.p.NewContext()
+				defer c.Release()
+				ctxs <- c
+				r := regsAt(offLoop)
+				r.Rdi = uint64(dataAddr + 8*i)
+				for n := 0; n < 2000; {
+					r.Rax = uint64(n)
+					ev, _, err := c.Switch(as, &r)
+					if err != nil {
+						t.Errorf("worker %d: %v", i, err)
+						return
+					}
+					switch ev {
+					case platform.EventInterrupt:
+						interrupts.Add(1)
+						// Rax may or may not have been consumed: restart
+						// the iteration at the store.
+						r.Rip = codeAddr + offLoop
+					case platform.EventSyscall:
+						if r.OrigRax != uint64(n) {
+							t.Errorf("worker %d: syscall %d, want %d", i, r.OrigRax, n)
+							return
+						}
+						n++
+					default:
+						t.Errorf("worker %d: event %v", i, ev)
+						return
+					}
+				}
+				c.Forget(as)
+			})
+		}()
+	}
+	var all []platform.Context
+	for i := 0; i < workers; i++ {
+		all = append(all, <-ctxs)
+	}
+	bg.Add(2)
+	go func() {
+		defer bg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			all[i%workers].Interrupt()
+			time.Sleep(50 * time.Microsecond)
+		}
+	}()
+	go func() {
+		defer bg.Done()
+		page := e.alloc(nil)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := as.MapFile(unmapped, page, pageSize, platform.ReadWrite); err != nil {
+				t.Error(err)
+				return
+			}
+			as.Unmap(unmapped, pageSize)
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	bg.Wait()
+	t.Logf("%d interrupts", interrupts.Load())
+	if interrupts.Load() == 0 {
+		t.Error("no interrupt was reported")
+	}
+	if n := stubProcs(t)[as.pid]; n != 1 { // the control thread
+		t.Errorf("stub has %d threads after all contexts left, want 1", n)
+	}
 }

@@ -18,9 +18,9 @@ type controller struct {
 
 	// Owned by the controller goroutine.
 	memfd    int
-	elfFD    int // memfd holding stubImage, to exec
-	master   int // pid of the master stub (fork mode)
-	forkMode bool
+	elfFD    int  // memfd holding stubImage, to exec
+	master   int  // pid of the master stub
+	forkMode bool // new stubs are forked from the master (else exec'd)
 }
 
 type request struct {
@@ -45,8 +45,7 @@ func (c *controller) do(fn func()) {
 	requestPool.Put(r)
 }
 
-// startController starts the controller goroutine and, in fork mode, the
-// master stub.
+// startController starts the controller goroutine and the master stub.
 func startController(memfd int, forkMode bool) (*controller, error) {
 	c := &controller{reqs: make(chan *request, 64), memfd: memfd, elfFD: -1, forkMode: forkMode}
 	errc := make(chan error, 1)
@@ -90,14 +89,13 @@ func (c *controller) init() error {
 		return fmt.Errorf("write stub: %w", err)
 	}
 	c.elfFD = fd
-	if c.forkMode {
-		pid, err := c.execStub()
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		c.master = pid
+	// The master exists in both modes: it also answers FPStateSize.
+	pid, err := c.execStub()
+	if err != nil {
+		unix.Close(fd)
+		return err
 	}
+	c.master = pid
 	return nil
 }
 

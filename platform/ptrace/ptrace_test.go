@@ -376,6 +376,30 @@ func TestFPState(t *testing.T) {
 		if x := binary.LittleEndian.Uint64(s2[160:]); x != 0x1234 {
 			t.Errorf("xmm0 after SetFPState = %#x", x)
 		}
+		// A fresh state (what exec installs) is accepted and takes effect.
+		if err := c.SetFPState(as, arch.NewFPState(e.p.FPStateSize())); err != nil {
+			t.Fatalf("SetFPState(NewFPState): %v", err)
+		}
+		if err := c.FPState(as, s2); err != nil {
+			t.Fatal(err)
+		}
+		if x := binary.LittleEndian.Uint64(s2[160:]); x != 0 {
+			t.Errorf("xmm0 after SetFPState(NewFPState) = %#x", x)
+		}
+		if m := binary.LittleEndian.Uint32(s2[24:]); m != arch.DefaultMXCSR {
+			t.Errorf("mxcsr = %#x", m)
+		}
+		// And the application sees it: run the code again, xmm0 changes.
+		r = regsAt(offXMM)
+		r.Rax = 7
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+		if err := c.FPState(as, s2); err != nil {
+			t.Fatal(err)
+		}
+		if x := binary.LittleEndian.Uint64(s2[160:]); x != 7 {
+			t.Errorf("xmm0 = %#x", x)
+		}
+		t.Logf("FPStateSize %d", e.p.FPStateSize())
 	})
 }
 

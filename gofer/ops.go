@@ -198,9 +198,6 @@ func (s *server) create(m proto.Message, e *proto.Encoder) (int, error) {
 	if err := proto.CheckName(req.Name); err != nil {
 		return -1, err
 	}
-	if s.ro {
-		return -1, unix.EROFS
-	}
 	dir, err := s.get(req.Dir)
 	if err != nil {
 		return -1, err
@@ -209,6 +206,14 @@ func (s *server) create(m proto.Message, e *proto.Encoder) (int, error) {
 	flags := uint64(req.Flags&createFlags) | unix.O_NOFOLLOW | unix.O_CLOEXEC | unix.O_NOCTTY
 	if flags&unix.O_ACCMODE == unix.O_ACCMODE {
 		return -1, unix.EINVAL
+	}
+	if s.ro {
+		// As Linux on a read-only mount: O_CREAT may still open an
+		// existing file for reading.
+		if flags&(unix.O_EXCL|unix.O_TRUNC) != 0 || flags&unix.O_ACCMODE != unix.O_RDONLY {
+			return -1, unix.EROFS
+		}
+		return s.createExisting(dir, req.Name, flags, unix.EROFS, e)
 	}
 	mode := uint64(req.Mode & 07777)
 	// Only a file this call created may be chowned: without O_EXCL, try
@@ -231,38 +236,50 @@ func (s *server) create(m proto.Message, e *proto.Encoder) (int, error) {
 		if err != unix.EEXIST || req.Flags&unix.O_EXCL != 0 {
 			return -1, err
 		}
-		pathFD, err := lookup(dir.fd, req.Name, 0)
+		fd, err = s.createExisting(dir, req.Name, flags, nil, e)
 		if err == unix.ENOENT && i < 10 {
-			continue
+			continue // removed since our O_EXCL attempt: try again
 		}
-		if err != nil {
-			return -1, err
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(pathFD, &st); err != nil {
-			unix.Close(pathFD)
-			return -1, err
-		}
-		switch st.Mode & unix.S_IFMT {
-		case unix.S_IFREG:
-		case unix.S_IFDIR:
-			err = unix.EISDIR
-		case unix.S_IFLNK:
-			err = unix.ELOOP // the sentry resolves symlinks itself
-		default:
-			err = unix.EPERM
-		}
-		if err != nil {
-			unix.Close(pathFD)
-			return -1, err
-		}
-		fd, err = unix.Openat(s.procFD, procName(pathFD), int(flags&^unix.O_NOFOLLOW), 0)
-		if err != nil {
-			unix.Close(pathFD)
-			return -1, err
-		}
-		return s.created(pathFD, fd, e)
+		return fd, err
 	}
+}
+
+// createExisting is Create's path for an existing file: it must be a
+// regular file, which is opened (through its O_PATH handle, so no symlink
+// can be involved) and entered as a new handle. noent, if not nil, replaces
+// ENOENT.
+func (s *server) createExisting(dir *node, name string, flags uint64, noent error, e *proto.Encoder) (int, error) {
+	pathFD, err := lookup(dir.fd, name, 0)
+	if err == unix.ENOENT && noent != nil {
+		err = noent
+	}
+	if err != nil {
+		return -1, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(pathFD, &st); err != nil {
+		unix.Close(pathFD)
+		return -1, err
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		err = unix.EISDIR
+	case unix.S_IFLNK:
+		err = unix.ELOOP // the sentry resolves symlinks itself
+	default:
+		err = unix.EPERM
+	}
+	if err != nil {
+		unix.Close(pathFD)
+		return -1, err
+	}
+	fd, err := unix.Openat(s.procFD, procName(pathFD), int(flags&^unix.O_NOFOLLOW), 0)
+	if err != nil {
+		unix.Close(pathFD)
+		return -1, err
+	}
+	return s.created(pathFD, fd, e)
 }
 
 // created enters pathFD as a new handle and returns fd to be donated.

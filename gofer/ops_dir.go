@@ -7,10 +7,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// getdents reads one page of directory entries. Each call opens the
-// directory afresh and seeks to the cookie (a d_off the host gave for an
-// earlier entry), so the gofer keeps no per-listing state and concurrent
-// listings of one handle do not interfere.
+// getdents reads one page of directory entries. The node keeps one
+// O_RDONLY descriptor of the directory (opened on first use), and every call
+// seeks it to the cookie — 0 rewinds, otherwise a d_off the host gave for an
+// earlier entry — so the gofer keeps no per-listing state, concurrent
+// listings of one handle do not interfere (they take turns on node.dirMu),
+// and filesystems that build a directory's listing at open (overlayfs
+// merging its layers) do so once per handle, not once per page.
 func (s *server) getdents(m proto.Message, e *proto.Encoder) (int, error) {
 	req := m.(*proto.GetdentsReq)
 	n, err := s.get(req.Dir)
@@ -21,15 +24,18 @@ func (s *server) getdents(m proto.Message, e *proto.Encoder) (int, error) {
 	if n.kind != unix.S_IFDIR {
 		return -1, unix.ENOTDIR
 	}
-	fd, err := unix.Openat(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(fd)
-	if req.Cookie != 0 {
-		if _, err := unix.Seek(fd, int64(req.Cookie), 0); err != nil {
+	n.dirMu.Lock()
+	defer n.dirMu.Unlock()
+	if !n.hasDir {
+		fd, err := unix.Openat(n.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
 			return -1, err
 		}
+		n.dirFD, n.hasDir = fd, true
+	}
+	fd := n.dirFD
+	if _, err := unix.Seek(fd, int64(req.Cookie), 0); err != nil {
+		return -1, err
 	}
 	// Room for the header, the count, and the entries.
 	limit := proto.MaxMessage - proto.HeaderSize - 4

@@ -373,6 +373,22 @@ func TestGetdents(t *testing.T) {
 			t.Errorf("%q: type %d want %d", n, got[n], ty)
 		}
 	}
+	// Cookie 0 rewinds and sees changes made since.
+	writeFile(t, dir+"/zz-new", "")
+	found := false
+	for cookie := uint64(0); ; {
+		ents, err := r.Getdents(cookie)
+		if err != nil || len(ents) == 0 {
+			break
+		}
+		for _, de := range ents {
+			found = found || de.Name == "zz-new"
+		}
+		cookie = ents[len(ents)-1].Next
+	}
+	if !found {
+		t.Error("new entry not listed after rewind")
+	}
 	f, _ := walk1(t, r, "sym")
 	_, err := f.Getdents(0)
 	wantErr(t, "getdents symlink", err, unix.ENOTDIR)
@@ -537,6 +553,14 @@ func TestReadOnly(t *testing.T) {
 	}
 	_, _, _, err = r.Create("n", unix.O_RDWR, 0o644, 0, 0)
 	wantErr(t, "create", err, unix.EROFS)
+	_, _, _, err = r.Create("n", unix.O_RDONLY, 0o644, 0, 0)
+	wantErr(t, "create read-only", err, unix.EROFS)
+	// As on a read-only mount, O_CREAT|O_RDONLY opens an existing file.
+	if _, fd, _, err := r.Create("f", unix.O_RDONLY, 0o644, 0, 0); err != nil {
+		t.Errorf("create existing read-only: %v", err)
+	} else {
+		unix.Close(fd)
+	}
 	_, _, err = r.Mkdir("n", 0o755, 0, 0)
 	wantErr(t, "mkdir", err, unix.EROFS)
 	_, _, err = r.Mknod("n", unix.S_IFIFO|0o644, 0, 0)

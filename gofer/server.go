@@ -35,7 +35,9 @@
 // syscall. A node is reference counted (node.refs): the table holds one
 // reference and every request using the node holds one while it runs, so a
 // concurrent Close never lets the fd number be reused under a running
-// request. The fd is closed when the last reference goes.
+// request. The fd is closed when the last reference goes. node.dirMu
+// serialises directory reads on one node; it is never held together with
+// server.mu.
 package gofer
 
 import (
@@ -74,6 +76,12 @@ type node struct {
 	fd   int    // O_PATH|O_NOFOLLOW descriptor; immutable
 	kind uint32 // S_IFMT bits; immutable (a file never changes type)
 	refs atomic.Int32
+
+	// dirMu serialises getdents on the cached read descriptor of a
+	// directory (whose file position each call sets with lseek).
+	dirMu  sync.Mutex
+	dirFD  int  // guarded by dirMu; valid if hasDir
+	hasDir bool // guarded by dirMu
 }
 
 type server struct {
@@ -280,6 +288,9 @@ func (s *server) get(h uint64) (*node, error) {
 func (s *server) put(n *node) {
 	if n.refs.Add(-1) == 0 {
 		unix.Close(n.fd)
+		if n.hasDir { // no other reference: dirMu not needed
+			unix.Close(n.dirFD)
+		}
 	}
 }
 

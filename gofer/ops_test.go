@@ -111,6 +111,15 @@ func TestOpen(t *testing.T) {
 	if st := lstat(t, dir+"/f"); st.Size != 0 {
 		t.Errorf("O_TRUNC left size %d", st.Size)
 	}
+	fd, err = f.Open(unix.O_WRONLY | unix.O_APPEND | unix.O_NONBLOCK | unix.O_CREAT | unix.O_EXCL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); fl&unix.O_ACCMODE != unix.O_WRONLY ||
+		fl&unix.O_APPEND == 0 || fl&unix.O_NONBLOCK == 0 {
+		t.Errorf("donated fd flags %#x", fl)
+	}
+	unix.Close(fd)
 	_, err = f.Open(unix.O_RDONLY | unix.O_DIRECTORY)
 	wantErr(t, "open file O_DIRECTORY", err, unix.ENOTDIR)
 

@@ -101,7 +101,9 @@ type server struct {
 // Serve serves the protocol on conn for the directory tree at root until
 // the peer closes the connection (then it returns nil) or reading fails.
 // conn must be a connected SOCK_SEQPACKET unix socket. Serve closes conn and
-// releases every handle before it returns.
+// releases every handle before it returns. Serve itself does not confine
+// the process (Main does); it needs /proc mounted to reopen files unless
+// Main already holds a /proc/self/fd descriptor for it.
 func Serve(conn *net.UnixConn, root string, opts Options) error {
 	defer conn.Close()
 	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

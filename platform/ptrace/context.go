@@ -85,6 +85,9 @@ func (c *context) threadFor(a *addressSpace) (*thread, error) {
 
 // newThread takes a's spare thread, or clones one, and seizes it.
 func (c *context) newThread(a *addressSpace) (*thread, error) {
+	if tid := gettid(); tid != c.tracer {
+		return nil, fmt.Errorf("ptrace: context used on OS thread %d, created on %d (goroutine not locked?): %w", tid, c.tracer, unix.EPERM)
+	}
 	a.mu.Lock()
 	tid := a.spare
 	a.spare = 0
@@ -293,6 +296,11 @@ func classify(si *siginfo) (ev platform.Event, info platform.SwitchInfo, ok bool
 // failed converts a ptrace error on t; ESRCH means the thread is gone.
 func (c *context) failed(t *thread, e unix.Errno) error {
 	if e == unix.ESRCH {
+		if tid := gettid(); tid != t.tracer {
+			// Not the tracer: the caller broke the locking rule. The
+			// thread is alive; do not try to reap it.
+			return fmt.Errorf("ptrace: context used on OS thread %d, created on %d (goroutine not locked?): %w", tid, t.tracer, unix.EPERM)
+		}
 		return t.gone(false)
 	}
 	return fmt.Errorf("ptrace stub thread %d: %w", t.tid, e)
@@ -343,10 +351,7 @@ func (c *context) regset(as platform.AddressSpace, req int, s arch.FPState) erro
 		return errDead
 	}
 	if _, e := ptraceRegset(req, t.tid, unix.NT_X86_XSTATE, s); e != 0 {
-		if e == unix.ESRCH {
-			return t.gone(false)
-		}
-		return e
+		return c.failed(t, e)
 	}
 	return nil
 }

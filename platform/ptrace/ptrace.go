@@ -15,10 +15,11 @@
 //     are forked from the master by injecting fork into it (the master
 //     ignores SIGCHLD, so they are reaped automatically); the child waits
 //     in pause() until the controller seizes it. Each new stub also gets a
-//     spare thread, so the first context that switches into it only has to
-//     seize that thread. All operations that need the control
-//     thread (creating stubs and threads, mapping for callers that trace
-//     no thread of the stub, killing and reaping) run on the controller.
+//     spare thread (waiting in pause(), untraced), so the first context
+//     that switches into it only has to seize that thread. Everything that
+//     needs the control thread (creating stubs and threads, mapping for
+//     callers that trace no thread of the stub, reaping) runs on the
+//     controller.
 //   - A Context is bound to the OS thread that created it. For every
 //     address space it switches into it owns one stub thread, cloned from
 //     the control thread and seized by the context's OS thread. Switch
@@ -45,9 +46,9 @@
 // SIGCHLD. Calling os/signal functions for SIGCHLD later undoes this (only
 // costing speed).
 //
-// Lock order: addressSpace.mu, then platform.mu; context.mu is a leaf (it
-// only orders Interrupt against the end of a Switch). No lock is held while
-// waiting for the controller.
+// Locking: addressSpace.mu and ptracePlatform.mu are never held together;
+// context.mu is a leaf (it only orders Interrupt's tgkill against the end of
+// a Switch). No lock is held while waiting for the controller or a tracee.
 package ptrace
 
 import (

@@ -702,3 +702,33 @@ func TestStress(t *testing.T) {
 		t.Errorf("stub has %d threads after all contexts left, want 1", n)
 	}
 }
+
+// TestWrongThread: using a context from another OS thread fails cleanly.
+func TestWrongThread(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	defer as.Release()
+	cc := make(chan platform.Context)
+	done := make(chan struct{})
+	go locked(func() {
+		c, _ := e.p.NewContext()
+		r := regsAt(offSyscall2)
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+		cc <- c
+		<-done
+		c.Release()
+	})
+	c := <-cc
+	locked(func() {
+		r := regsAt(offSyscall2)
+		if _, _, err := c.Switch(as, &r); err == nil {
+			t.Error("Switch from a foreign thread succeeded")
+		}
+		as2 := e.newAS()
+		defer as2.Release()
+		if _, _, err := c.Switch(as2, &r); err == nil {
+			t.Error("Switch from a foreign thread into a new address space succeeded")
+		}
+	})
+	close(done)
+}

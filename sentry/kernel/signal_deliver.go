@@ -82,7 +82,7 @@ func (t *Task) processSignals() bool {
 				k.mu.Unlock()
 				return true
 			case actCore:
-				k.groupExitLocked(tg, killedBy(sig, true))
+				k.groupExitLocked(tg, killedBy(sig, false)) // no core file is written, so no core flag
 				k.mu.Unlock()
 				return true
 			}
@@ -118,7 +118,7 @@ func (t *Task) processSignals() bool {
 		if err := t.setupFrame(info, &act, oldMask, alt, onAlt); err != nil {
 			// The frame could not be written: the process dies of SIGSEGV.
 			k.mu.Lock()
-			k.groupExitLocked(tg, killedBy(linux.SIGSEGV, true))
+			k.groupExitLocked(tg, killedBy(linux.SIGSEGV, false))
 			k.mu.Unlock()
 			return true
 		}

@@ -32,7 +32,7 @@ func (t *Task) run() {
 			n := runtime.Stack(buf, false)
 			t.k.log.Error("sentry panic in task", "tid", t.tid, "panic", r, "stack", string(buf[:n]))
 			t.k.mu.Lock()
-			t.k.groupExitLocked(t.tg, killedBy(linux.SIGSYS, true))
+			t.k.groupExitLocked(t.tg, killedBy(linux.SIGSYS, false))
 			t.k.mu.Unlock()
 			t.exitTask()
 		}

@@ -225,3 +225,14 @@ func socketConn(fd int) (*net.UnixConn, error) {
 	}
 	return uc, nil
 }
+
+// SocketPair returns a connected SOCK_SEQPACKET pair for a sandbox: give
+// sentryEnd to the sentry (client.NewFD) and goferEnd to the gofer
+// (--sock-fd). Both are close-on-exec; pass them with exec.Cmd.ExtraFiles.
+func SocketPair() (sentryEnd, goferEnd *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "gofer-sentry-end"), os.NewFile(uintptr(fds[1]), "gofer-gofer-end"), nil
+}

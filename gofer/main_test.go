@@ -37,11 +37,10 @@ type mainChild struct {
 // re-executes itself.
 func startMain(t *testing.T, root string, ro, direct bool) *mainChild {
 	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	sentryEnd, childSock, err := gofer.SocketPair()
 	if err != nil {
 		t.Fatal(err)
 	}
-	childSock := os.NewFile(uintptr(fds[1]), "child-sock")
 	args := []string{"--root", root, "--sock-fd", "3"}
 	if ro {
 		args = append(args, "--ro")
@@ -59,7 +58,16 @@ func startMain(t *testing.T, root string, ro, direct bool) *mainChild {
 		t.Fatal(err)
 	}
 	childSock.Close()
-	mc := &mainChild{cmd: cmd, c: client.New(fdConn(t, fds[0])), stderr: &stderr, pid: cmd.Process.Pid}
+	fd, err := unix.Dup(int(sentryEnd.Fd()))
+	sentryEnd.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewFD(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mc := &mainChild{cmd: cmd, c: c, stderr: &stderr, pid: cmd.Process.Pid}
 	t.Cleanup(func() {
 		mc.c.Close()
 		done := make(chan error, 1)

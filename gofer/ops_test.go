@@ -494,12 +494,12 @@ func TestConcurrent(t *testing.T) {
 	r := root(t, c)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
-	for g := 0; g < 32; g++ {
+	for g := 0; g < 16; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			i := g % 16
-			for k := 0; k < 100; k++ {
+			for k := 0; k < 50; k++ {
 				fs, _, err := r.Walk(fmt.Sprintf("d%d", i), "f")
 				if err != nil {
 					errs <- err

@@ -19,6 +19,7 @@ package client
 
 import (
 	"net"
+	"os"
 	"sync"
 
 	"github.com/runsc-cri/runsc-cri/gofer/proto"
@@ -277,4 +278,30 @@ func (c *Client) CloseFiles(files ...*File) error {
 		return nil
 	}
 	return c.send(proto.OpClose, &req)
+}
+
+// NewFD is New for an inherited socket descriptor (as the sentry receives
+// it from the daemon). It takes ownership of fd.
+func NewFD(fd int) (*Client, error) {
+	typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+	if err != nil {
+		unix.Close(fd)
+		return nil, proto.Errno(err)
+	}
+	if typ != unix.SOCK_SEQPACKET {
+		unix.Close(fd)
+		return nil, unix.ESOCKTNOSUPPORT
+	}
+	f := os.NewFile(uintptr(fd), "gofer")
+	c, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, proto.Errno(err)
+	}
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		c.Close()
+		return nil, unix.ENOTSOCK
+	}
+	return New(uc), nil
 }

@@ -158,25 +158,31 @@ func runGofer(root string, sockFD int, ro bool) error {
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make / rslave: %w", err)
 	}
-	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind %s: %w", root, err)
+	// A recursive clone of the root, attached on top of the root itself
+	// and entered through its fd: this works for any root, "/" included
+	// (a plain bind of "/" onto itself cannot be entered by path, since
+	// "/" resolves to the process root underneath it).
+	tree, err := unix.OpenTree(unix.AT_FDCWD, root, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("clone %s: %w", root, err)
 	}
+	defer unix.Close(tree)
 	if ro {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(unix.AT_FDCWD, root, unix.AT_RECURSIVE, &attr); err != nil {
-			// Older kernels: the top mount only.
-			if err := unix.Mount("", root, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
-				return fmt.Errorf("remount %s read-only: %w", root, err)
-			}
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return fmt.Errorf("make %s read-only: %w", root, err)
 		}
+	}
+	if err := unix.MoveMount(tree, "", unix.AT_FDCWD, root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("attach %s: %w", root, err)
 	}
 	procFD, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open /proc/self/fd: %w", err)
 	}
 	defer unix.Close(procFD)
-	if err := unix.Chdir(root); err != nil {
-		return fmt.Errorf("chdir %s: %w", root, err)
+	if err := unix.Fchdir(tree); err != nil {
+		return fmt.Errorf("enter %s: %w", root, err)
 	}
 	if err := unix.PivotRoot(".", "."); err != nil {
 		return fmt.Errorf("pivot_root %s: %w", root, err)

@@ -212,3 +212,17 @@ func TestBadReplies(t *testing.T) {
 		t.Errorf("open reply without fd: %v", err)
 	}
 }
+
+func TestNewFDChecksType(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[1])
+	if _, err := client.NewFD(fds[0]); err != unix.ESOCKTNOSUPPORT {
+		t.Errorf("stream socket: %v", err)
+	}
+	if _, err := client.NewFD(-1); err == nil {
+		t.Error("bad fd accepted")
+	}
+}

@@ -68,3 +68,14 @@ func (tg *ThreadGroup) ExitSignal() linux.Signal {
 	defer tg.k.mu.Unlock()
 	return tg.exitSignal
 }
+
+// GroupIDs returns the process group and session ids, or zeros once the
+// process has left its group (a zombie being reaped).
+func (tg *ThreadGroup) GroupIDs() (pgid, sid ThreadID) {
+	tg.k.mu.Lock()
+	defer tg.k.mu.Unlock()
+	if tg.pg == nil {
+		return 0, 0
+	}
+	return tg.pg.id, tg.pg.session.id
+}

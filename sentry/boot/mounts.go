@@ -97,9 +97,5 @@ func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error)
 		unix.Close(dup)
 		return nil, err
 	}
-	// A regular file (a shell redirection) continues at the host offset.
-	if cur, err := unix.Seek(fd, 0, unix.SEEK_CUR); err == nil && cur > 0 {
-		f.Seek(rootCtx, cur, unix.SEEK_SET)
-	}
 	return f, nil
 }

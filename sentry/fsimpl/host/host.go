@@ -183,9 +183,11 @@ func (f *file) Read(ctx vfs.Context, dst [][]byte, off int64) (int64, error) {
 	}
 	switch f.kind {
 	case kindRegular:
-		n, err := preadvFull(f.fd, dst, off)
-		unix.Seek(f.fd, off+n, unix.SEEK_SET)
-		return n, err
+		// The host fd's offset is shared with whoever gave it to the
+		// sandbox (and with dups of it, like stdout and stderr both
+		// redirected to one file): it is the file's offset.
+		n, err := retryEINTR(func() (int, error) { return unix.Readv(f.fd, dst) })
+		return int64(max(n, 0)), toErrno(err)
 	case kindNowait:
 		n, err := retryEINTR(func() (int, error) { return unix.Preadv2(f.fd, dst, -1, unix.RWF_NOWAIT) })
 		if err == unix.EOPNOTSUPP {
@@ -222,18 +224,20 @@ func (f *file) Write(ctx vfs.Context, src [][]byte, off int64, appendMode bool) 
 	}
 	switch f.kind {
 	case kindRegular:
-		if appendMode {
-			var st unix.Stat_t
-			if err := unix.Fstat(f.fd, &st); err != nil {
-				return 0, off, toErrno(err)
+		// As in Read, the host offset is the file's offset.
+		var done int64
+		for total(src) > 0 {
+			n, err := retryEINTR(func() (int, error) { return unix.Writev(f.fd, src) })
+			if n > 0 {
+				done += int64(n)
+				src = advance(src, n)
 			}
-			off = st.Size
+			if err != nil {
+				return done, off + done, toErrno(err)
+			}
 		}
-		n, err := pwritevFull(f.fd, src, off)
-		// The host fd's own offset is shared with whoever gave it to the
-		// sandbox (a shell's redirection): keep it moving with ours.
-		unix.Seek(f.fd, off+n, unix.SEEK_SET)
-		return n, off + n, err
+		end, _ := unix.Seek(f.fd, 0, unix.SEEK_CUR)
+		return done, end, nil
 	case kindNowait:
 		n, err := retryEINTR(func() (int, error) { return unix.Pwritev2(f.fd, src, -1, unix.RWF_NOWAIT) })
 		if err == unix.EOPNOTSUPP {
@@ -250,11 +254,8 @@ func (f *file) Seek(ctx vfs.Context, off int64, whence int, cur int64) (int64, e
 	if f.kind != kindRegular {
 		return 0, unix.ESPIPE
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(f.fd, &st); err != nil {
-		return 0, toErrno(err)
-	}
-	return vfs.GenericSeek(off, whence, cur, st.Size)
+	n, err := unix.Seek(f.fd, off, whence)
+	return n, toErrno(err)
 }
 
 // Sync implements vfs.FileImpl.Sync.

@@ -98,11 +98,16 @@ func (fd *FileDescription) Getdents(ctx Context, buf []byte, old bool) (int, err
 	}
 	if fd.off == 1 {
 		pino := uint64(0)
-		if p := fd.vd.Dentry.parent.Load(); p != nil {
-			if st, err := p.inode.Stat(ctx); err == nil {
-				pino = st.Ino
-			}
-		} else if st, err := fd.vd.Dentry.inode.Stat(ctx); err == nil {
+		vd := fd.vd
+		// ".." of a mount's root is the parent of its mount point.
+		for vd.Dentry == vd.Mount.fs.root && vd.Mount.parent != nil {
+			vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
+		}
+		p := vd.Dentry.parent.Load()
+		if p == nil {
+			p = vd.Dentry
+		}
+		if st, err := p.inode.Stat(ctx); err == nil {
 			pino = st.Ino
 		}
 		if !put(Dirent{Name: "..", Ino: pino, Type: linux.DT_DIR}, dirCookieBase) {

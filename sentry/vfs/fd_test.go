@@ -256,6 +256,21 @@ func TestDevAndFIFO(t *testing.T) {
 	p.Release()
 	_, err = e.open(root, "/sock", unix.O_RDONLY, 0)
 	wantErr(t, "open socket", err, unix.ENXIO)
+	// Unix-socket binding.
+	p = e.pop("/bound", false)
+	if err := e.v.BindAt(root, p, 0o777, "endpoint"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "bind twice", e.v.BindAt(root, p, 0o777, "x"), unix.EADDRINUSE)
+	if ep, err := e.v.BoundEndpointAt(root, p); ep != "endpoint" || err != nil {
+		t.Errorf("BoundEndpointAt = %v %v", ep, err)
+	}
+	p.Release()
+	p = e.pop("/sock", false)
+	if _, err := e.v.BoundEndpointAt(root, p); err != unix.ECONNREFUSED {
+		t.Errorf("connect to unbound socket file: %v", err)
+	}
+	p.Release()
 	// O_PATH works on anything and reads nothing.
 	op, err := e.open(root, "/sock", unix.O_PATH, 0)
 	if err != nil {

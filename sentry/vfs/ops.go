@@ -30,6 +30,9 @@ func (v *VirtualFilesystem) OpenAt(ctx Context, pop *PathOperation, opts OpenOpt
 	if flags&linux.O_TMPFILE == linux.O_TMPFILE {
 		return nil, unix.EOPNOTSUPP
 	}
+	if flags&(unix.O_CREAT|unix.O_DIRECTORY) == unix.O_CREAT|unix.O_DIRECTORY {
+		return nil, unix.EINVAL
+	}
 	v.renameMu.RLock()
 	defer v.renameMu.RUnlock()
 	r := v.newResolver(ctx, pop)
@@ -271,6 +274,12 @@ func (v *VirtualFilesystem) beginParentOp(ctx Context, pop *PathOperation) (*par
 // create makes a new entry with mode (type and permissions) after the
 // common checks. The parent's dirMu is taken here.
 func (v *VirtualFilesystem) create(ctx Context, pop *PathOperation, opts CreateOptions) error {
+	return v.createHook(ctx, pop, opts, nil)
+}
+
+// createHook is create with a function run on the new inode while the
+// directory is still locked.
+func (v *VirtualFilesystem) createHook(ctx Context, pop *PathOperation, opts CreateOptions, hook func(Inode) error) error {
 	v.renameMu.RLock()
 	defer v.renameMu.RUnlock()
 	p, err := v.beginParentOp(ctx, pop)
@@ -303,7 +312,57 @@ func (v *VirtualFilesystem) create(ctx Context, pop *PathOperation, opts CreateO
 		return err
 	}
 	d.insertChildLocked(newDentry(d.fs, ino, d, p.name))
+	if hook != nil {
+		return hook(ino)
+	}
 	return nil
+}
+
+// BindAt creates the unix-socket file pop names (bind(2) of a path) with
+// permission bits mode (umask applied) and stores ep in it. An existing
+// file gives EADDRINUSE.
+func (v *VirtualFilesystem) BindAt(ctx Context, pop *PathOperation, mode uint32, ep any) error {
+	err := v.createHook(ctx, pop, CreateOptions{Mode: linux.S_IFSOCK | mode&0o7777}, func(ino Inode) error {
+		si, ok := ino.(SocketInode)
+		if !ok {
+			return unix.EOPNOTSUPP
+		}
+		si.SetBoundEndpoint(ep)
+		return nil
+	})
+	if err == unix.EEXIST {
+		return unix.EADDRINUSE
+	}
+	return err
+}
+
+// BoundEndpointAt returns the endpoint bound at the socket file pop names
+// (connect(2) to a path): ECONNREFUSED if it is not a socket or nothing is
+// bound, EACCES without write permission on it.
+func (v *VirtualFilesystem) BoundEndpointAt(ctx Context, pop *PathOperation) (any, error) {
+	v.renameMu.RLock()
+	defer v.renameMu.RUnlock()
+	r := v.newResolver(ctx, pop)
+	vd, err := r.resolve(pop)
+	if err != nil {
+		return nil, err
+	}
+	st, err := vd.Dentry.inode.Stat(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := mayAccess(r.creds, &st, auth.MayWrite); err != nil {
+		return nil, err
+	}
+	si, ok := vd.Dentry.inode.(SocketInode)
+	if !ok || fileType(&st) != linux.S_IFSOCK {
+		return nil, unix.ECONNREFUSED
+	}
+	ep := si.BoundEndpoint()
+	if ep == nil {
+		return nil, unix.ECONNREFUSED
+	}
+	return ep, nil
 }
 
 // MkdirAt implements mkdir(2); mode has the umask applied.

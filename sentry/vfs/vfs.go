@@ -36,6 +36,11 @@
 //	FileDescription.offMu, FDTable.mu, FSContext.mu, lock tables: leaves,
 //	  never held across calls into a filesystem that takes renameMu.
 //
+// Filesystem callbacks (Inode, DirInode, Jumper... methods) run with
+// renameMu held for reading and a directory's dirMu held, so they must not
+// call VirtualFilesystem's path operations (OpenAt, GetDentryAt, StatAt, ...);
+// PathOf, NewAnonVirtualDentry and FileDescription methods are safe.
+//
 // Reference counts: FileDescription is counted exactly (the last DecRef calls
 // FileImpl.Release). VirtualDentry references count users of a mount and a
 // dentry so busy mounts cannot be unmounted; memory is managed by Go's GC, so

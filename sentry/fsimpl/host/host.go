@@ -18,7 +18,9 @@
 //     changed);
 //   - ttys (RWF_NOWAIT is not supported there, and a tty is usually shared
 //     with the user's shell): poll(2) with a zero timeout, then read;
-//   - regular files: plain pread/pwrite at the sandbox's file offset.
+//   - regular files: read/write/lseek at the host fd's own offset, which
+//     is authoritative (a redirection like `>out 2>&1` shares it between
+//     two sandbox fds).
 //
 // Readiness events come from one epoll instance per sentry process (see
 // notifier.go): a goroutine waits on it and Notifies the queue of the file
@@ -316,50 +318,6 @@ func total(bs [][]byte) int64 {
 		n += int64(len(b))
 	}
 	return n
-}
-
-// preadvFull reads at off until dst is full, EOF, or an error.
-func preadvFull(fd int, dst [][]byte, off int64) (int64, error) {
-	var done int64
-	for len(dst) > 0 {
-		n, err := retryEINTR(func() (int, error) { return unix.Preadv(fd, dst, off+done) })
-		if n > 0 {
-			done += int64(n)
-			dst = advance(dst, n)
-		}
-		if err != nil {
-			if done > 0 {
-				return done, nil
-			}
-			return 0, toErrno(err)
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return done, nil
-}
-
-// pwritevFull writes all of src at off, or stops at an error.
-func pwritevFull(fd int, src [][]byte, off int64) (int64, error) {
-	var done int64
-	for len(src) > 0 {
-		n, err := retryEINTR(func() (int, error) { return unix.Pwritev(fd, src, off+done) })
-		if n > 0 {
-			done += int64(n)
-			src = advance(src, n)
-		}
-		if err != nil {
-			if done > 0 {
-				return done, nil
-			}
-			return 0, toErrno(err)
-		}
-		if n == 0 {
-			break
-		}
-	}
-	return done, nil
 }
 
 // advance drops the first n bytes of bs (a fresh outer slice; the blocks

@@ -55,7 +55,7 @@ func Fcntl(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	case unix.F_SETFD:
 		return 0, t.FDTable().SetFlags(fd, vfs.FDFlags{CloseOnExec: args.Int(2)&unix.FD_CLOEXEC != 0})
 	case unix.F_GETFL:
-		return uintptr(f.StatusFlags() | unix.O_LARGEFILE), nil
+		return uintptr(f.StatusFlags()), nil
 	case unix.F_SETFL:
 		return 0, f.SetStatusFlags(t, args.Uint(2))
 	case unix.F_GETLK, unix.F_SETLK, unix.F_SETLKW, unix.F_OFD_GETLK, unix.F_OFD_SETLK, unix.F_OFD_SETLKW:

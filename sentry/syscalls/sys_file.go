@@ -154,7 +154,7 @@ func openat(t *kernel.Task, dirfd int32, addr uintptr, flags, mode uint32) (uint
 	defer pop.Release()
 	fsc := t.FSContext()
 	f, err := t.Kernel().VFS().OpenAt(t, pop, vfs.OpenOptions{
-		Flags: flags | unix.O_LARGEFILE,
+		Flags: flags | linux.O_LARGEFILE,
 		Mode:  mode & 0o7777 &^ fsc.Umask(),
 	})
 	if err != nil {

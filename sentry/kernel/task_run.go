@@ -136,6 +136,16 @@ func (t *Task) handleFault(info platform.SwitchInfo) {
 	t.faultAddr = uint64(info.Addr)
 	t.faultTrapno = 14
 	t.faultErr = info.ErrorCode
+	if errors.Is(err, unix.ENOMEM) {
+		// Out of sandbox memory: like Linux's OOM killer, the faulting
+		// process is killed with SIGKILL.
+		t.k.log.Warn("out of memory: killing process", "pid", t.tg.tgid, "name", t.Name(),
+			"limit", t.k.cfg.MemFile.Size(), "used", t.k.cfg.MemFile.Used())
+		t.k.mu.Lock()
+		t.k.groupExitLocked(t.tg, killedBy(linux.SIGKILL, false))
+		t.k.mu.Unlock()
+		return
+	}
 	var fe *mm.FaultError
 	if errors.As(err, &fe) {
 		t.forceSignal(linux.Signal(fe.Signo), fe.Code, uint64(fe.Addr))

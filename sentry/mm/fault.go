@@ -27,7 +27,9 @@ type suspect struct {
 	n   int
 }
 
-// HandleFault resolves a fault the platform reported at addr.
+// HandleFault resolves a fault the platform reported at addr. It returns a
+// *FaultError when the application must get a signal, and unix.ENOMEM when
+// the memory file (the sandbox memory limit) is exhausted.
 func (m *MemoryManager) HandleFault(addr uintptr, info platform.SwitchInfo) error {
 	if addr < m.minAddr || addr >= m.maxAddr {
 		return &FaultError{Signo: SIGSEGV, Code: SEGV_MAPERR, Addr: addr}
@@ -65,6 +67,11 @@ func (m *MemoryManager) HandleFault(addr uintptr, info platform.SwitchInfo) erro
 	if err := m.faultLocked(v, page, at); err != nil {
 		var errno unix.Errno
 		if errors.As(err, &errno) {
+			if errno == unix.ENOMEM {
+				// The memory file is full: the caller plays the
+				// OOM killer.
+				return unix.ENOMEM
+			}
 			return &FaultError{Signo: SIGBUS, Code: BUS_ADRERR, Addr: addr}
 		}
 		return err

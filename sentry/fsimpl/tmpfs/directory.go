@@ -28,6 +28,9 @@ type directory struct {
 	removed bool
 }
 
+// bogoDirentSize is the size tmpfs reports per directory entry.
+const bogoDirentSize = 20
+
 func (fs *Filesystem) newDirectory(mode uint32, uid auth.KUID, gid auth.KGID, parent *directory) *directory {
 	d := &directory{entries: map[string]dirEntry{}}
 	fs.initCommon(&d.inodeCommon, linux.S_IFDIR|mode&0o7777, uid, gid)
@@ -44,8 +47,10 @@ func (d *directory) Stat(ctx vfs.Context) (linux.Statx, error) {
 	if d.removed {
 		st.Nlink = 0
 	}
-	st.Size = 4096
-	st.Blocks = 8
+	// Like Linux's tmpfs: a bogus 20 bytes per entry, "." and ".."
+	// included, and no blocks.
+	st.Size = uint64(len(d.entries)+2) * bogoDirentSize
+	st.Blocks = 0
 	return st, nil
 }
 

@@ -100,8 +100,11 @@ func (vd VirtualDentry) Inode() Inode { return vd.Dentry.inode }
 
 // Mount is a filesystem placed somewhere in the tree.
 type Mount struct {
-	vfs    *VirtualFilesystem
-	fs     *Filesystem
+	vfs *VirtualFilesystem
+	fs  *Filesystem
+	// root is the dentry of fs shown at the mount point: fs's root, or any
+	// dentry of it for a bind mount.
+	root   *Dentry
 	id     int
 	parent *Mount  // nil for the root mount and anonymous mounts
 	point  *Dentry // the dentry of parent this mount covers
@@ -133,7 +136,7 @@ func (m *Mount) ReadOnly() bool { return m.flags.ReadOnly }
 func (m *Mount) Flags() MountFlags { return m.flags }
 
 // Root returns the mount's root as a VirtualDentry (no reference taken).
-func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.fs.root} }
+func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.root} }
 
 func (m *Mount) flagString() string {
 	s := "rw"

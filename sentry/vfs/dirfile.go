@@ -100,7 +100,7 @@ func (fd *FileDescription) Getdents(ctx Context, buf []byte, old bool) (int, err
 		pino := uint64(0)
 		vd := fd.vd
 		// ".." of a mount's root is the parent of its mount point.
-		for vd.Dentry == vd.Mount.fs.root && vd.Mount.parent != nil {
+		for vd.Dentry == vd.Mount.root && vd.Mount.parent != nil {
 			vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
 		}
 		p := vd.Dentry.parent.Load()

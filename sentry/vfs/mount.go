@@ -11,10 +11,10 @@ func (v *VirtualFilesystem) MountRoot(fs *Filesystem, source string, flags Mount
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
 	v.nextMountID++
-	m := &Mount{vfs: v, fs: fs, id: v.nextMountID, flags: flags, source: source}
+	m := &Mount{vfs: v, fs: fs, root: fs.root, id: v.nextMountID, flags: flags, source: source}
 	v.root = m
 	v.mountList = append(v.mountList, m)
-	vd := VirtualDentry{m, fs.root}
+	vd := VirtualDentry{m, m.root}
 	vd.IncRef()
 	return vd
 }
@@ -26,7 +26,7 @@ func (v *VirtualFilesystem) RootMount() VirtualDentry {
 	if v.root == nil {
 		return VirtualDentry{}
 	}
-	vd := VirtualDentry{v.root, v.root.fs.root}
+	vd := VirtualDentry{v.root, v.root.root}
 	vd.IncRef()
 	return vd
 }
@@ -42,23 +42,60 @@ func (v *VirtualFilesystem) MountAt(ctx Context, pop *PathOperation, fs *Filesys
 		return err
 	}
 	defer vd.DecRef()
-	st, err := vd.Dentry.inode.Stat(ctx)
+	if err := sameKind(ctx, vd.Dentry, fs.root); err != nil {
+		return err
+	}
+	v.mountAt(vd, fs, fs.root, source, flags)
+	return nil
+}
+
+// sameKind checks that a mount of src over dst puts a directory on a
+// directory or a non-directory on a non-directory (file bind mounts such
+// as /etc/hosts), as Linux requires.
+func sameKind(ctx Context, dst, src *Dentry) error {
+	dst1, err := dst.inode.Stat(ctx)
 	if err != nil {
 		return err
 	}
-	if fileType(&st) != linux.S_IFDIR {
+	src1, err := src.inode.Stat(ctx)
+	if err != nil {
+		return err
+	}
+	if (fileType(&dst1) == linux.S_IFDIR) != (fileType(&src1) == linux.S_IFDIR) {
 		return unix.ENOTDIR
 	}
-	v.mountAt(vd, fs, source, flags)
 	return nil
 }
 
 // MountAtVD mounts fs on vd without permission checks (boot uses it).
+// fs's root may be a file, to mount over a file.
 func (v *VirtualFilesystem) MountAtVD(vd VirtualDentry, fs *Filesystem, source string, flags MountFlags) *Mount {
-	return v.mountAt(vd, fs, source, flags)
+	return v.mountAt(vd, fs, fs.root, source, flags)
 }
 
-func (v *VirtualFilesystem) mountAt(vd VirtualDentry, fs *Filesystem, source string, flags MountFlags) *Mount {
+// BindMountAt makes src (a directory or a file, of any mount) also appear
+// at the place pop names (mount --bind), with its own flags (a read-only
+// bind of a writable tree is allowed). The caller needs CAP_SYS_ADMIN.
+func (v *VirtualFilesystem) BindMountAt(ctx Context, src VirtualDentry, pop *PathOperation, flags MountFlags) error {
+	if !ctx.Credentials().HasCapability(capSysAdmin) {
+		return unix.EPERM
+	}
+	if src.Mount.anon {
+		return unix.EINVAL
+	}
+	vd, err := v.GetDentryAt(ctx, pop, GetDentryOptions{})
+	if err != nil {
+		return err
+	}
+	defer vd.DecRef()
+	if err := sameKind(ctx, vd.Dentry, src.Dentry); err != nil {
+		return err
+	}
+	v.mountAt(vd, src.Mount.fs, src.Dentry, src.Mount.source, flags)
+	return nil
+}
+
+func (v *VirtualFilesystem) mountAt(vd VirtualDentry, fs *Filesystem, root *Dentry, source string, flags MountFlags) *Mount {
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
 	// Mount on top of whatever is already mounted there.
@@ -67,10 +104,10 @@ func (v *VirtualFilesystem) mountAt(vd VirtualDentry, fs *Filesystem, source str
 		if !ok {
 			break
 		}
-		vd = VirtualDentry{top, top.fs.root}
+		vd = VirtualDentry{top, top.root}
 	}
 	v.nextMountID++
-	m := &Mount{vfs: v, fs: fs, id: v.nextMountID, parent: vd.Mount, point: vd.Dentry, flags: flags, source: source}
+	m := &Mount{vfs: v, fs: fs, root: root, id: v.nextMountID, parent: vd.Mount, point: vd.Dentry, flags: flags, source: source}
 	v.mounts[mountKey{vd.Mount, vd.Dentry}] = m
 	vd.Dentry.mounted.Add(1)
 	v.mountList = append(v.mountList, m)
@@ -94,7 +131,7 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 	}
 	vd.DecRef()
 	m := vd.Mount
-	if vd.Dentry != m.fs.root || m.parent == nil {
+	if vd.Dentry != m.root || m.parent == nil {
 		return unix.EINVAL
 	}
 	v.mountMu.Lock()
@@ -170,7 +207,7 @@ func (v *VirtualFilesystem) NewAnonVirtualDentry(name string, inode Inode) Virtu
 		v.anonFS = v.NewFilesystem(anonFilesystem{}, anonRoot{})
 		v.mountMu.Lock()
 		v.nextMountID++
-		v.anonMnt = &Mount{vfs: v, fs: v.anonFS, id: v.nextMountID, anon: true}
+		v.anonMnt = &Mount{vfs: v, fs: v.anonFS, root: v.anonFS.root, id: v.nextMountID, anon: true}
 		v.mountMu.Unlock()
 	})
 	d := newDentry(v.anonFS, inode, nil, name)

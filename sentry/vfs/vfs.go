@@ -54,8 +54,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
 )
 
@@ -187,11 +185,6 @@ func (v *VirtualFilesystem) device(block bool, major, minor uint32) DeviceOpener
 	return v.devices[devKey{block, major, minor}]
 }
 
-// Errors used across the package.
-var (
-	errNotImplemented = unix.ENOSYS
-)
-
 // sortedMounts returns the mounts in mount order.
 func (v *VirtualFilesystem) sortedMounts() []*Mount {
 	v.mountMu.RLock()
@@ -210,7 +203,7 @@ func (v *VirtualFilesystem) GenerateProcMounts(root VirtualDentry) string {
 		if m.anon {
 			continue
 		}
-		target, err := v.PathOf(root, VirtualDentry{m, m.fs.root})
+		target, err := v.PathOf(root, VirtualDentry{m, m.root})
 		if err != nil {
 			continue // not reachable from root
 		}
@@ -231,7 +224,7 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 		if m.anon {
 			continue
 		}
-		target, err := v.PathOf(root, VirtualDentry{m, m.fs.root})
+		target, err := v.PathOf(root, VirtualDentry{m, m.root})
 		if err != nil {
 			continue
 		}
@@ -251,8 +244,8 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 		if o := m.fs.impl.MountOptions(); o != "" {
 			fsOpts += "," + o
 		}
-		fmt.Fprintf(&b, "%d %d 0:%d / %s %s - %s %s %s\n", m.id, parentID, m.fs.dev,
-			escapeMountField(target), m.flagString(), m.fs.impl.Name(), escapeMountField(src), fsOpts)
+		fmt.Fprintf(&b, "%d %d 0:%d %s %s %s - %s %s %s\n", m.id, parentID, m.fs.dev,
+			escapeMountField(pathInFS(m.root)), escapeMountField(target), m.flagString(), m.fs.impl.Name(), escapeMountField(src), fsOpts)
 	}
 	return b.String()
 }
@@ -260,4 +253,13 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 func escapeMountField(s string) string {
 	r := strings.NewReplacer(" ", `\040`, "\t", `\011`, "\n", `\012`, `\`, `\134`)
 	return r.Replace(s)
+}
+
+// pathInFS is the path of d from its filesystem's root.
+func pathInFS(d *Dentry) string {
+	var parts []string
+	for ; d != nil && d.parent.Load() != nil; d = d.parent.Load() {
+		parts = append([]string{d.Name()}, parts...)
+	}
+	return "/" + strings.Join(parts, "/")
 }

@@ -284,6 +284,44 @@ func TestDotDotAndMounts(t *testing.T) {
 	if !strings.Contains(mounts, "tmp2 /mnt tmpfs rw,relatime,size=8k") || !strings.Contains(mounts, "ro /ro tmpfs ro,") {
 		t.Errorf("mounts:\n%s", mounts)
 	}
+	// Bind mounts: a directory and a single file, read-only.
+	e.mkdir(root, "/bindsrc", 0o755)
+	e.write("/bindsrc/file", "bound")
+	e.mkdir(root, "/bindtgt", 0o755)
+	e.write("/hosts", "original")
+	p = e.pop("/bindsrc", true)
+	src, _ := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{})
+	p.Release()
+	p = e.pop("/bindtgt", true)
+	if err := e.v.BindMountAt(root, src, p, vfs.MountFlags{ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	p.Release()
+	if got, _ := e.read(root, "/bindtgt/file"); got != "bound" {
+		t.Errorf("bind mount read = %q", got)
+	}
+	_, err = e.open(root, "/bindtgt/file", unix.O_WRONLY, 0)
+	wantErr(t, "write through ro bind", err, unix.EROFS)
+	p = e.pop("/bindsrc/file", true)
+	fsrc, _ := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{})
+	p.Release()
+	p = e.pop("/hosts", true)
+	if err := e.v.BindMountAt(root, fsrc, p, vfs.MountFlags{}); err != nil {
+		t.Fatal(err)
+	}
+	p.Release()
+	if got, _ := e.read(root, "/hosts"); got != "bound" {
+		t.Errorf("file bind mount read = %q", got)
+	}
+	p = e.pop("/bindtgt", true)
+	wantErr(t, "file over dir", e.v.BindMountAt(root, fsrc, p, vfs.MountFlags{}), unix.ENOTDIR)
+	p.Release()
+	src.DecRef()
+	fsrc.DecRef()
+	if info := e.v.GenerateProcMountInfo(e.fsc.Root()); !strings.Contains(info, " /bindsrc/file /hosts rw") {
+		t.Errorf("mountinfo:\n%s", info)
+	}
+
 	// chroot: ".." stops at the new root; PathOf is relative to it.
 	p = e.pop("/a", true)
 	a, err := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{CheckSearchable: true})

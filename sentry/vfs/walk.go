@@ -42,7 +42,7 @@ func (v *VirtualFilesystem) newResolver(ctx Context, pop *PathOperation) *resolv
 	if !root.Ok() {
 		v.mountMu.RLock()
 		if v.root != nil {
-			root = VirtualDentry{v.root, v.root.fs.root}
+			root = VirtualDentry{v.root, v.root.root}
 		}
 		v.mountMu.RUnlock()
 	}
@@ -92,7 +92,7 @@ func (v *VirtualFilesystem) crossDown(vd VirtualDentry) VirtualDentry {
 		if m == nil {
 			return vd
 		}
-		vd = VirtualDentry{m, m.fs.root}
+		vd = VirtualDentry{m, m.root}
 	}
 }
 
@@ -102,7 +102,7 @@ func (r *resolver) parentOf(vd VirtualDentry) VirtualDentry {
 		if vd == r.root {
 			return vd
 		}
-		if vd.Dentry != vd.Mount.fs.root {
+		if vd.Dentry != vd.Mount.root {
 			break
 		}
 		if vd.Mount.parent == nil {
@@ -325,7 +325,7 @@ func (v *VirtualFilesystem) PathOf(root, vd VirtualDentry) (string, error) {
 		if vd == root {
 			break
 		}
-		if vd.Dentry == vd.Mount.fs.root {
+		if vd.Dentry == vd.Mount.root {
 			if vd.Mount.parent == nil {
 				break
 			}

@@ -11,10 +11,13 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/dev"
 	goferfs "github.com/runsc-cri/runsc-cri/sentry/fsimpl/gofer"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/host"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/proc"
+	sysfs "github.com/runsc-cri/runsc-cri/sentry/fsimpl/sys"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/tmpfs"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
 	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+	"github.com/runsc-cri/runsc-cri/sentry/syscalls"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 )
 
@@ -56,6 +59,11 @@ func mountKernelFilesystems(v *vfs.VirtualFilesystem, k *kernel.Kernel, mf *memf
 		source string
 		flags  vfs.MountFlags
 	}{
+		{"/proc", func() (*vfs.Filesystem, error) {
+			return proc.New(v, k, proc.Options{Release: syscalls.Release}), nil
+		}, "proc", vfs.MountFlags{NoSuid: true, NoDev: true, NoExec: true}},
+		{"/sys", func() (*vfs.Filesystem, error) { return sysfs.New(v, 0), nil }, "sysfs",
+			vfs.MountFlags{ReadOnly: true, NoSuid: true, NoDev: true, NoExec: true}},
 		{"/dev", func() (*vfs.Filesystem, error) { return dev.New(v, mf) }, "dev", vfs.MountFlags{NoSuid: true}},
 		{"/dev/shm", func() (*vfs.Filesystem, error) { return tmpfs.New(v, mf, tmpfs.Options{}), nil }, "shm", vfs.MountFlags{NoSuid: true, NoDev: true}},
 	}

@@ -96,10 +96,9 @@ func (t *Task) Execve(dirfd int32, filename string, argv, envv []string) error {
 	tg.handlers = tg.handlers.fork()
 	tg.handlers.resetForExec()
 	t.altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
+	// comm is the basename of the path given to execve (Linux's
+	// bprm->filename), not of the file it resolved to.
 	t.name = truncComm(path.Base(filename))
-	if res.ExecFile != nil {
-		t.name = truncComm(path.Base(res.ExecFile.Name()))
-	}
 	k.mu.Unlock()
 
 	t.mmu.Lock()
@@ -210,10 +209,8 @@ func (k *Kernel) createProcess(a ProcessArgs, isInit bool) (*ThreadGroup, error)
 	t.exe = res.ExecFile
 	if res.ExecFile != nil {
 		t.exePath = res.ExecFile.Name()
-		t.name = truncComm(path.Base(res.ExecFile.Name()))
-	} else {
-		t.name = truncComm(path.Base(a.Filename))
 	}
+	t.name = truncComm(path.Base(a.Filename))
 	t.regs = arch.InitialRegisters(res.Entry, res.StackPointer)
 	if a.FSContext != nil && a.Umask != 0 {
 		a.FSContext.SwapUmask(a.Umask)

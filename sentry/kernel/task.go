@@ -71,6 +71,8 @@ type Task struct {
 	startTime int64
 	// cpu time accounting, nanoseconds.
 	userNS, sysNS atomic.Int64
+	// blockedNS is time spent blocked in system calls (excluded from sysNS).
+	blockedNS atomic.Int64
 }
 
 // Kernel returns the task's kernel.

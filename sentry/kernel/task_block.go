@@ -23,6 +23,8 @@ func (t *Task) Block(ch <-chan struct{}) error {
 			return ERESTARTSYS
 		}
 	}
+	start := time.Now()
+	defer t.addBlocked(start)
 	select {
 	case <-ch:
 		return nil
@@ -32,6 +34,9 @@ func (t *Task) Block(ch <-chan struct{}) error {
 		return ERESTARTSYS
 	}
 }
+
+// addBlocked accounts time spent blocked (not CPU time).
+func (t *Task) addBlocked(start time.Time) { t.blockedNS.Add(int64(time.Since(start))) }
 
 // BlockTimeout is Block with a timeout: it returns the time left, and
 // ETIMEDOUT when d passed. d <= 0 means no waiting at all.
@@ -77,6 +82,8 @@ func (t *Task) BlockDeadline(ch <-chan struct{}, deadline time.Time) error {
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
+	start := time.Now()
+	defer t.addBlocked(start)
 	select {
 	case <-ch:
 		return nil

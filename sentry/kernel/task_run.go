@@ -81,6 +81,7 @@ func (t *Task) loop() {
 		ev, info, err := t.ctx.Switch(t.mm.AddressSpace(), &t.regs)
 		now := time.Now()
 		t.userNS.Add(int64(now.Sub(lastSwitch)))
+		blocked := t.blockedNS.Load()
 		if err != nil {
 			t.k.log.Error("platform switch failed", "tid", t.tid, "err", err)
 			t.k.mu.Lock()
@@ -98,7 +99,7 @@ func (t *Task) loop() {
 			t.forceSignal(linux.Signal(info.Signo), info.Code, uint64(info.Addr))
 		case platform.EventInterrupt:
 		}
-		t.sysNS.Add(int64(time.Since(now)))
+		t.sysNS.Add(int64(time.Since(now)) - (t.blockedNS.Load() - blocked))
 	}
 }
 

@@ -41,8 +41,10 @@ import (
 //  2. Mount propagation of / made recursively slave (MS_SLAVE|MS_REC): our
 //     mounts never reach the host, while host unmounts still reach us so we
 //     never keep a pod's rootfs busy.
-//  3. The root bind-mounted onto itself (MS_BIND|MS_REC) so it is a mount
-//     point, made read-only recursively (mount_setattr) with --ro.
+//  3. A recursive clone of the root (open_tree OPEN_TREE_CLONE), made
+//     read-only with --ro (mount_setattr), attached on top of the root and
+//     entered through its fd; entering by fd is what makes a root of "/"
+//     work, since the path "/" always resolves to the process root.
 //  4. An O_PATH descriptor of /proc/self/fd opened (used to reopen handles'
 //     regular files; see the package comment).
 //  5. pivot_root(".", ".") inside the root, then the old root, stacked on
@@ -204,6 +206,13 @@ func runGofer(root string, sockFD int, ro bool) error {
 		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", err)
 	}
 	unix.Umask(0)
+	// Every handle the sentry holds is an fd here: allow as many as the
+	// hard limit does.
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err == nil && lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+	}
 
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	return Serve(conn, "/", Options{ReadOnly: ro, Logf: logf, procFD: procFD})

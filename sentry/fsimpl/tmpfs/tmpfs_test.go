@@ -101,3 +101,16 @@ func TestTruncateAndHoles(t *testing.T) {
 		t.Errorf("SEEK_END = %d %v", off, err)
 	}
 }
+
+func TestParseOptions(t *testing.T) {
+	o, err := tmpfs.ParseOptions("size=65536k,mode=1777,uid=5,nr_inodes=10", 1<<30)
+	if err != nil || o.SizeLimit != 64<<20 || o.RootMode != 0o1777 || o.RootUID != 5 {
+		t.Errorf("got %+v %v", o, err)
+	}
+	if o, _ := tmpfs.ParseOptions("size=50%", 1<<30); o.SizeLimit != (1<<30)/100*50 {
+		t.Errorf("percent: %d", o.SizeLimit)
+	}
+	if _, err := tmpfs.ParseOptions("mode=99", 0); err == nil {
+		t.Errorf("bad mode accepted")
+	}
+}

@@ -168,15 +168,15 @@ func SocketPair(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	}
 	fd2, err := t.FDTable().NewFD(0, f2, fdf, nofileLimit(t))
 	if err != nil {
-		t.FDTable().Remove(t, fd1)
+		t.FDTable().Remove(fd1)
 		return 0, err
 	}
 	var b [8]byte
 	binary.LittleEndian.PutUint32(b[0:], uint32(fd1))
 	binary.LittleEndian.PutUint32(b[4:], uint32(fd2))
 	if _, err := t.CopyOut(a.Ptr(3), b[:]); err != nil {
-		t.FDTable().Remove(t, fd1)
-		t.FDTable().Remove(t, fd2)
+		t.FDTable().Remove(fd1)
+		t.FDTable().Remove(fd2)
 		return 0, unix.EFAULT
 	}
 	return 0, nil
@@ -239,7 +239,7 @@ func accept4(t *kernel.Task, fd int32, addr, lenAddr uintptr, flags int32) (uint
 		return 0, err
 	}
 	if err := copyOutSockAddr(t, addr, lenAddr, peer); err != nil {
-		t.FDTable().Remove(t, nfd)
+		t.FDTable().Remove(nfd)
 		return 0, err
 	}
 	return uintptr(nfd), nil

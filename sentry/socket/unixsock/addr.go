@@ -6,9 +6,7 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
-	"gvisor.dev/gvisor/pkg/abi/linux"
 
-	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 )
 
@@ -161,7 +159,10 @@ func (s *sock) Bind(ctx vfs.Context, addr []byte) error {
 	return nil
 }
 
-// bindPath makes the socket file at path and binds s to its inode.
+// bindPath makes the socket file at path (vfs.BindAt, which stores s in
+// its inode atomically) and returns that inode so close can unbind it.
+// A filesystem that cannot hold socket files (the gofer's, whose files are
+// host files) makes BindAt fail with EOPNOTSUPP.
 func (s *sock) bindPath(ctx vfs.Context, path string) (vfs.SocketInode, error) {
 	pop, err := pathOp(ctx, path, false)
 	if err != nil {
@@ -169,27 +170,19 @@ func (s *sock) bindPath(ctx vfs.Context, path string) (vfs.SocketInode, error) {
 	}
 	defer pop.Release()
 	umask := ctx.(FSContexter).FSContext().Umask()
-	if err := s.v.MknodAt(ctx, pop, linux.S_IFSOCK|(0o777&^umask), 0, 0); err != nil {
-		if err == unix.EEXIST {
-			return nil, unix.EADDRINUSE
-		}
+	if err := s.v.BindAt(ctx, pop, 0o777&^umask, s); err != nil {
 		return nil, err
 	}
 	vd, err := s.v.GetDentryAt(ctx, pop, vfs.GetDentryOptions{})
 	if err != nil {
-		return nil, err
+		// Unlinked already: the name is gone, s stays bound to it.
+		return nil, nil
 	}
 	defer vd.DecRef()
-	si, ok := vd.Inode().(vfs.SocketInode)
-	if !ok {
-		// The filesystem made a socket file it cannot bind to (a gofer
-		// directory whose files are host files): undo, and say the
-		// operation is not supported there.
-		s.v.UnlinkAt(ctx, pop)
-		return nil, unix.EOPNOTSUPP
+	if si, ok := vd.Inode().(vfs.SocketInode); ok && si.BoundEndpoint() == any(s) {
+		return si, nil
 	}
-	si.SetBoundEndpoint(s)
-	return si, nil
+	return nil, nil
 }
 
 // autobindIfNeeded gives an unbound socket with SO_PASSCRED an abstract
@@ -239,29 +232,23 @@ func (s *sock) lookupAddr(ctx vfs.Context, addr []byte) (*sock, error) {
 			return nil, err
 		}
 		defer pop.Release()
-		vd, err := s.v.GetDentryAt(ctx, pop, vfs.GetDentryOptions{})
+		ep, err := s.v.BoundEndpointAt(ctx, pop)
 		if err != nil {
 			return nil, err
 		}
-		defer vd.DecRef()
-		st, err := vd.Inode().Stat(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if !ctx.Credentials().CanAccess(auth.MayWrite, uint32(st.Mode)&0o7777, auth.KUID(st.UID), auth.KGID(st.GID), false) {
-			return nil, unix.EACCES
-		}
-		si, ok := vd.Inode().(vfs.SocketInode)
-		if !ok {
-			return nil, unix.ECONNREFUSED
-		}
-		t, _ = si.BoundEndpoint().(*sock)
+		t, _ = ep.(*sock)
 	}
-	if t == nil {
+	if t == nil || t.isClosed() {
 		return nil, unix.ECONNREFUSED
 	}
 	if t.stype != s.stype {
 		return nil, unix.EPROTOTYPE
 	}
 	return t, nil
+}
+
+func (s *sock) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
 }

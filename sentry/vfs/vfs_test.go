@@ -3,6 +3,7 @@ package vfs_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -576,5 +577,52 @@ func TestGetdents(t *testing.T) {
 	fd.Seek(root, 0, unix.SEEK_SET)
 	if n, _ := fd.Getdents(root, make([]byte, 10), false); n != 0 {
 		t.Errorf("tiny buffer returned %d", n)
+	}
+}
+
+// TestGetdentsWhileRemoving removes entries between getdents calls: no
+// entry is seen twice and every survivor is seen.
+func TestGetdentsWhileRemoving(t *testing.T) {
+	e := newEnv(t)
+	e.mkdir(root, "/d", 0o755)
+	for i := 0; i < 200; i++ {
+		e.write(fmt.Sprintf("/d/%03d", i), "")
+	}
+	fd, _ := e.open(root, "/d", unix.O_RDONLY, 0)
+	defer fd.DecRef(root)
+	seen := map[string]bool{}
+	buf := make([]byte, 512)
+	removed := false
+	for {
+		n, err := fd.Getdents(root, buf, false)
+		if err != nil || n == 0 {
+			break
+		}
+		for off := 0; off < n; {
+			reclen := int(buf[off+16]) | int(buf[off+17])<<8
+			name := string(bytes.TrimRight(buf[off+19:off+reclen], "\x00"))
+			if seen[name] {
+				t.Errorf("%q seen twice", name)
+			}
+			seen[name] = true
+			off += reclen
+		}
+		if !removed {
+			removed = true
+			for i := 50; i < 200; i++ {
+				p := e.pop(fmt.Sprintf("/d/%03d", i), false)
+				e.v.UnlinkAt(root, p)
+				p.Release()
+			}
+			e.write("/d/new", "")
+		}
+	}
+	for i := 0; i < 50; i++ {
+		if !seen[fmt.Sprintf("%03d", i)] {
+			t.Errorf("%03d not seen", i)
+		}
+	}
+	if !seen["new"] {
+		t.Errorf("entry added during iteration not seen")
 	}
 }

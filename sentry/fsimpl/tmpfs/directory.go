@@ -16,6 +16,12 @@ type dirEntry struct {
 	serial int64
 }
 
+type orderEntry struct {
+	name   string
+	serial int64
+	inode  tmpfsInode // nil once removed
+}
+
 // directory is a tmpfs directory.
 type directory struct {
 	inodeCommon
@@ -23,7 +29,11 @@ type directory struct {
 	// getdents: it only grows, so a cookie stays valid across changes.
 	entries    map[string]dirEntry
 	nextSerial int64
-	subdirs    uint32
+	// order lists entries by serial for getdents; removed entries stay
+	// (with a nil inode) until compaction.
+	order          []orderEntry
+	removedInOrder int
+	subdirs        uint32
 	// removed is set by rmdir.
 	removed bool
 }
@@ -80,6 +90,7 @@ func (d *directory) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 func (d *directory) addLocked(name string, child tmpfsInode) {
 	d.nextSerial++
 	d.entries[name] = dirEntry{child, d.nextSerial}
+	d.order = append(d.order, orderEntry{name, d.nextSerial, child})
 	if _, ok := child.(*directory); ok {
 		d.subdirs++
 	}
@@ -95,6 +106,22 @@ func (d *directory) removeLocked(name string) {
 	delete(d.entries, name)
 	if _, ok := e.inode.(*directory); ok {
 		d.subdirs--
+	}
+	i := sort.Search(len(d.order), func(i int) bool { return d.order[i].serial >= e.serial })
+	if i < len(d.order) && d.order[i].serial == e.serial {
+		d.order[i].inode = nil
+		d.removedInOrder++
+	}
+	if d.removedInOrder > 32 && d.removedInOrder > len(d.order)/2 {
+		live := d.order[:0]
+		for _, o := range d.order {
+			if o.inode != nil {
+				live = append(live, o)
+			}
+		}
+		clear(d.order[len(live):])
+		d.order = live
+		d.removedInOrder = 0
 	}
 	now := vfs.NowTimestamp()
 	d.mtime, d.ctime = now, now
@@ -276,27 +303,29 @@ func (d *directory) Rename(ctx vfs.Context, oldName string, child vfs.Inode, new
 
 // IterDirents implements vfs.DirInode.
 func (d *directory) IterDirents(ctx vfs.Context, cookie int64, emit func(vfs.Dirent) bool) error {
-	d.mu.Lock()
-	type ent struct {
-		name string
-		e    dirEntry
-	}
-	var list []ent
-	for name, e := range d.entries {
-		if e.serial > cookie {
-			list = append(list, ent{name, e})
+	const batch = 128
+	for {
+		d.mu.Lock()
+		i := sort.Search(len(d.order), func(i int) bool { return d.order[i].serial > cookie })
+		var list []orderEntry
+		for ; i < len(d.order) && len(list) < batch; i++ {
+			if d.order[i].inode != nil {
+				list = append(list, d.order[i])
+			}
+		}
+		d.mu.Unlock()
+		if len(list) == 0 {
+			return nil
+		}
+		for _, x := range list {
+			c := x.inode.common()
+			c.mu.Lock()
+			mode, ino := c.mode, c.ino
+			c.mu.Unlock()
+			if !emit(vfs.Dirent{Name: x.name, Ino: ino, Type: vfs.DirentType(mode), NextCookie: x.serial}) {
+				return nil
+			}
+			cookie = x.serial
 		}
 	}
-	d.mu.Unlock()
-	sort.Slice(list, func(i, j int) bool { return list[i].e.serial < list[j].e.serial })
-	for _, x := range list {
-		c := x.e.inode.common()
-		c.mu.Lock()
-		mode, ino := c.mode, c.ino
-		c.mu.Unlock()
-		if !emit(vfs.Dirent{Name: x.name, Ino: ino, Type: vfs.DirentType(mode), NextCookie: x.e.serial}) {
-			break
-		}
-	}
-	return nil
 }

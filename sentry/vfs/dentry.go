@@ -53,11 +53,6 @@ func (d *Dentry) IsDead() bool { return d.dead.Load() }
 // isMountPoint reports whether something is mounted on d.
 func (d *Dentry) isMountPoint() bool { return d.mounted.Load() > 0 }
 
-// cachedChild returns the cached child name; d.dirMu must be held.
-func (d *Dentry) cachedChildLocked(name string) *Dentry {
-	return d.children[name]
-}
-
 func (d *Dentry) insertChildLocked(c *Dentry) {
 	if d.children == nil {
 		d.children = map[string]*Dentry{}

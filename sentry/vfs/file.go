@@ -310,11 +310,6 @@ func (fd *FileDescription) IsStream() bool { return fd.stream }
 func (fd *FileDescription) SetAsyncOwner(pid int32) { fd.asyncOwner.Store(pid) }
 func (fd *FileDescription) AsyncOwner() int32       { return fd.asyncOwner.Load() }
 
-func (fd *FileDescription) isDir() bool {
-	_, ok := fd.impl.(*dirFile)
-	return ok
-}
-
 // Read reads at the file offset and advances it.
 func (fd *FileDescription) Read(ctx Context, dst [][]byte) (int64, error) {
 	if !fd.readable {

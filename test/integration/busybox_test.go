@@ -99,6 +99,7 @@ kill 999999; echo status $?
 sh -c 'kill -SEGV $$'; echo status $?
 `},
 	{name: "ls-la", norms: []normalizer{normLsDirs, normTimes}, script: inTmp + `
+mkdir w && cd w || exit 99
 mkdir d; echo hello > f; chmod 640 f; ln -s f l; touch -d '2020-01-02 03:04:05' f
 echo 12345678 > d/x
 ls -la

@@ -190,12 +190,13 @@ func shortArgv(argv []string) string {
 }
 
 // nativeSetup prepares the native side of a busybox case inside fresh
-// mount and PID namespaces (unshare mounts proc): tmpfs on /tmp and /dev
+// mount and PID namespaces (unshare mounts proc): the rootfs bound onto
+// itself (so / is a mount point, as in the sandbox), a tmpfs on /dev
 // with the device nodes a sandbox offers, then chroot (as the user, if
 // given) and cd.
 const nativeSetup = `set -e
 R=$1 U=$2 C=$3; shift 3
-mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"
+mount --rbind "$R" "$R"
 mount -t tmpfs -o mode=755 tmpfs "$R/dev"
 mknod -m 666 "$R/dev/null" c 1 3
 mknod -m 666 "$R/dev/zero" c 1 5

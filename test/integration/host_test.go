@@ -34,7 +34,7 @@ f() { echo "fn $*"; }; f a b
 case "$(uname -s)" in Linux) echo linux;; *) echo other;; esac
 x=$(printf '%s\n' c b a | sort | tr '\n' ' '); echo "$x"
 d=$(mktemp -d); echo data > "$d/f"; cat "$d/f"; rm -r "$d"
-for w in one two; do echo "$w" & done; wait
+(for w in one two; do echo "$w" & done; wait) | sort
 `)},
 	{name: "coreutils-sort", argv: sh(`
 seq 1 20000 | sort -r | sort -n | md5sum

@@ -116,7 +116,7 @@ func copyOutSockAddr(t *kernel.Task, addr, lenAddr uintptr, sa []byte) error {
 
 // sockTypeFlags splits socket(2)'s type into the type and the file flags.
 func sockTypeFlags(typ int32) (int, uint32, bool, error) {
-	if typ&^(0xf|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+	if typ&^(0xf|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 || typ&0xf > unix.SOCK_PACKET {
 		return 0, 0, false, unix.EINVAL
 	}
 	var flags uint32
@@ -152,7 +152,11 @@ func SocketPair(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if domain != unix.AF_UNIX {
+	switch domain {
+	case unix.AF_UNIX:
+	case unix.AF_INET, unix.AF_INET6:
+		return 0, unix.EOPNOTSUPP // as Linux: inet has no socketpair
+	default:
 		return 0, unix.EAFNOSUPPORT
 	}
 	f1, f2, err := unixsock.NewPair(t, t.Kernel().VFS(), stype, protocol, flags)
@@ -362,6 +366,9 @@ func SendTo(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	if a.Ptr(4) != 0 {
 		if to, err = copyInSockAddr(t, a.Ptr(4), a.Int(5)); err != nil {
 			return 0, err
+		}
+		if len(to) == 0 {
+			to = nil
 		}
 	}
 	iovs := []iovec{{a.Ptr(1), clampCount(a.SizeT(2))}}

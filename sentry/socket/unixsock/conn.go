@@ -87,6 +87,11 @@ func (s *sock) Accept(ctx vfs.Context, b socket.Blocker, flags uint32) (*vfs.Fil
 			}
 			return n.newFile(ctx, flags), encodeAddr(peerAddr), nil
 		}
+		if s.shut&rcvShutdown != 0 {
+			// shutdown(2) of a listener wakes accept with EINVAL.
+			s.mu.Unlock()
+			return nil, nil, unix.EINVAL
+		}
 		timeo := s.rcvTimeo
 		s.mu.Unlock()
 		if b == nil {
@@ -153,7 +158,7 @@ func (s *sock) Connect(ctx vfs.Context, b socket.Blocker, addr []byte) error {
 		case s.state == stateListening:
 			unlockTwo(s, t)
 			return unix.EINVAL
-		case t.closed || t.state != stateListening:
+		case t.closed || t.state != stateListening || t.shut&rcvShutdown != 0:
 			unlockTwo(s, t)
 			return unix.ECONNREFUSED
 		case len(t.acceptq) > t.backlog:

@@ -921,3 +921,24 @@ func itoa(v uint64) string {
 		}
 	}
 }
+
+func TestShutdownListenerWakesAccept(t *testing.T) {
+	e := newEnv(t)
+	_, l := e.sock(unix.SOCK_STREAM)
+	l.Bind(e.ctx, abstractAddr("shl"))
+	l.Listen(e.ctx, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := l.Accept(e.ctx, blocker{}, 0)
+		done <- err
+	}()
+	time.Sleep(5 * time.Millisecond)
+	l.Shutdown(e.ctx, unix.SHUT_RDWR)
+	if err := <-done; err != unix.EINVAL {
+		t.Fatalf("accept after shutdown: %v", err)
+	}
+	_, c := e.sock(unix.SOCK_STREAM)
+	if err := c.Connect(e.ctx, nil, abstractAddr("shl")); err != unix.ECONNREFUSED {
+		t.Fatalf("connect to shut listener: %v", err)
+	}
+}

@@ -135,6 +135,14 @@ type Socket interface {
 	RecvMsg(ctx vfs.Context, b Blocker, dst [][]byte, flags int, wantAddr bool) (RecvResult, error)
 }
 
+// Timeouts is implemented by sockets with SO_RCVTIMEO / SO_SNDTIMEO, so
+// that read(2)/write(2) on a socket can bound their waits too (zero: no
+// timeout; on expiry Linux returns EAGAIN).
+type Timeouts interface {
+	RecvTimeout() time.Duration
+	SendTimeout() time.Duration
+}
+
 // TotalLen returns the summed length of blocks.
 func TotalLen(bs [][]byte) int64 {
 	var n int64

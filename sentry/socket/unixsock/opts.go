@@ -1,6 +1,8 @@
 package unixsock
 
 import (
+	"time"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
@@ -114,4 +116,18 @@ func (s *sock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 		return unix.ENOPROTOOPT
 	}
 	return nil
+}
+
+// RecvTimeout implements socket.Timeouts.
+func (s *sock) RecvTimeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rcvTimeo
+}
+
+// SendTimeout implements socket.Timeouts.
+func (s *sock) SendTimeout() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sndTimeo
 }

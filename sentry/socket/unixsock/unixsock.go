@@ -148,7 +148,10 @@ type sock struct {
 	peerEntries map[*waiter.Entry]*sock
 }
 
-var _ socket.Socket = (*sock)(nil)
+var (
+	_ socket.Socket   = (*sock)(nil)
+	_ socket.Timeouts = (*sock)(nil)
+)
 
 func newSock(v *vfs.VirtualFilesystem, stype int) *sock {
 	return &sock{

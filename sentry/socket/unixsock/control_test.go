@@ -15,7 +15,6 @@ import (
 func TestRightsPassing(t *testing.T) {
 	e := newEnv(t)
 	a, b, fa, fb := e.pair(unix.SOCK_STREAM)
-	defer fa.DecRef(e.ctx)
 	defer fb.DecRef(e.ctx)
 	// The payload: one end of another pair; its peer tells us when it dies.
 	x, _, fx, fy := e.pair(unix.SOCK_STREAM)
@@ -64,9 +63,7 @@ func TestRightsPassing(t *testing.T) {
 		t.Fatal(err)
 	}
 	fz.DecRef(e.ctx)
-	fa.IncRef()
-	fa.DecRef(e.ctx)
-	a.Release(e.ctx) // as if the last reference went
+	e.close(fa)
 	if _, err := w.SendMsg(e.ctx, nil, [][]byte{[]byte("?")}, nil, socket.ControlMessages{}, 0); err != unix.ECONNREFUSED {
 		t.Fatalf("peer of a released in-flight socket: %v", err)
 	}

@@ -68,16 +68,34 @@ func (blocker) BlockOn(w waiter.Waitable, mask waiter.EventMask, deadline time.T
 }
 
 type env struct {
-	t   *testing.T
-	v   *vfs.VirtualFilesystem
-	ctx *tctx
+	t      *testing.T
+	v      *vfs.VirtualFilesystem
+	ctx    *tctx
+	closed map[*vfs.FileDescription]bool
+	files  map[*vfs.FileDescription]bool
+}
+
+// close drops the test's reference on f now instead of at cleanup.
+func (e *env) close(f *vfs.FileDescription) {
+	e.closed[f] = true
+	f.DecRef(e.ctx)
+}
+
+func (e *env) fileOf(s *sock) *vfs.FileDescription {
+	for f := range e.files {
+		if f.Impl() == any(s) {
+			return f
+		}
+	}
+	e.t.Fatal("no file for socket")
+	return nil
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	v := vfs.New()
 	ctx := &tctx{creds: auth.NewCredentials(0, 0, nil, auth.AllCaps), pid: 7, mem: map[uintptr][]byte{}}
-	return &env{t: t, v: v, ctx: ctx}
+	return &env{t: t, v: v, ctx: ctx, closed: map[*vfs.FileDescription]bool{}, files: map[*vfs.FileDescription]bool{}}
 }
 
 // withFS gives the env a tmpfs root for path names.
@@ -100,7 +118,12 @@ func (e *env) sock(stype int) (*vfs.FileDescription, *sock) {
 	if err != nil {
 		e.t.Fatalf("New: %v", err)
 	}
-	e.t.Cleanup(func() { f.DecRef(e.ctx) })
+	e.files[f] = true
+	e.t.Cleanup(func() {
+		if !e.closed[f] {
+			f.DecRef(e.ctx)
+		}
+	})
 	return f, f.Impl().(*sock)
 }
 
@@ -182,7 +205,6 @@ func TestDgramBoundaries(t *testing.T) {
 	e := newEnv(t)
 	a, b, fa, fb := e.pair(unix.SOCK_DGRAM)
 	defer fa.DecRef(e.ctx)
-	defer fb.DecRef(e.ctx)
 	send(t, e.ctx, a, "first message")
 	send(t, e.ctx, a, "")
 	send(t, e.ctx, a, "third")
@@ -205,8 +227,13 @@ func TestDgramBoundaries(t *testing.T) {
 		t.Fatalf("huge datagram: %v", err)
 	}
 	// Closing the peer does not end a datagram socket: sends are refused.
-	fb.IncRef()
-	fb.DecRef(e.ctx)
+	e.close(fb)
+	if _, err := a.SendMsg(e.ctx, nil, [][]byte{{1}}, nil, socket.ControlMessages{}, 0); err != unix.ECONNREFUSED {
+		t.Fatalf("send to closed dgram peer: %v", err)
+	}
+	if _, err := a.RecvMsg(e.ctx, nil, [][]byte{make([]byte, 1)}, 0, false); err != unix.EAGAIN {
+		t.Fatalf("recv on dgram whose peer closed: %v", err)
+	}
 }
 
 func TestDgramUnconnected(t *testing.T) {
@@ -339,8 +366,7 @@ func TestListenAcceptAbstract(t *testing.T) {
 		t.Fatalf("blocking connect: %v", err)
 	}
 	// Closing the listener resets the unaccepted client and frees the name.
-	lf := l
-	lf.Release(e.ctx)
+	e.close(e.fileOf(l))
 	if _, err := c2.RecvMsg(e.ctx, nil, [][]byte{make([]byte, 4)}, 0, false); err != unix.ECONNRESET {
 		t.Fatalf("unaccepted client after listener close: %v", err)
 	}
@@ -422,7 +448,7 @@ func TestPathBind(t *testing.T) {
 		t.Fatalf("connect without permission: %v", err)
 	}
 	// After close the file stays but refuses connections.
-	l.Release(e.ctx)
+	e.close(e.fileOf(l))
 	if err := c2.Connect(e.ctx, nil, pathAddr("/sock")); err != unix.ECONNREFUSED {
 		t.Fatalf("connect to closed socket's file: %v", err)
 	}
@@ -456,9 +482,7 @@ func TestSeqpacket(t *testing.T) {
 	if got, r := recv(t, e.ctx, s, 3, 0); got != "two" || r.Flags&unix.MSG_TRUNC == 0 || r.MsgLen != 7 {
 		t.Fatalf("seqpacket 2: %q %+v", got, r)
 	}
-	cf.IncRef()
-	cf.DecRef(e.ctx)
-	c.Release(e.ctx)
+	e.close(cf)
 	if got, r := recv(t, e.ctx, s, 3, 0); got != "" || r.N != 0 {
 		t.Fatalf("seqpacket EOF: %q %+v", got, r)
 	}
@@ -689,7 +713,7 @@ func TestDgramQueueLimit(t *testing.T) {
 	}
 	// The receiver dies: the connected sender gets ECONNREFUSED once,
 	// then ENOTCONN.
-	srv.Release(e.ctx)
+	e.close(e.fileOf(srv))
 	if _, err := cli.SendMsg(e.ctx, nil, [][]byte{{1}}, nil, socket.ControlMessages{}, 0); err != unix.ECONNREFUSED {
 		t.Fatalf("send to dead peer: %v", err)
 	}

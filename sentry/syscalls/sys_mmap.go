@@ -38,6 +38,11 @@ func Mmap(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 			return 0, err
 		}
 		defer f.release()
+		if f.devZero {
+			o.Flags |= linux.MAP_ANONYMOUS
+			o.Offset = 0
+			return t.MemoryManager().MMap(o)
+		}
 		o.Mappable = f.mappable
 		o.Name = f.name
 		o.Dev, o.Ino = f.dev, f.ino

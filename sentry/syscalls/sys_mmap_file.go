@@ -14,6 +14,8 @@ type mmapFile struct {
 	t        *kernel.Task
 	fd       *vfs.FileDescription
 	mappable memmap.Mappable
+	// devZero: the file is /dev/zero, mapped as anonymous memory.
+	devZero  bool
 	name     string
 	dev, ino uint64
 }
@@ -42,13 +44,18 @@ func getFileForMmap(t *kernel.Task, fd int32, prot, flags int) (*mmapFile, error
 	if f.StatusFlags()&unix.O_APPEND != 0 && flags&linux.MAP_SHARED != 0 && prot&linux.PROT_WRITE != 0 {
 		return nil, unix.EACCES
 	}
-	m, err := f.Mappable()
-	if err != nil {
-		return nil, err
-	}
 	st, err := f.Stat(t)
 	if err != nil {
 		return nil, err
+	}
+	m, err := f.Mappable()
+	if err != nil {
+		if st.Mode&linux.S_IFMT != linux.S_IFCHR || st.RdevMajor != 1 || st.RdevMinor != 5 {
+			return nil, err
+		}
+		// /dev/zero: mapped as anonymous memory (shared or private).
+		ok = true
+		return &mmapFile{t: t, fd: f, devZero: true}, nil
 	}
 	root := t.FSContext().Root()
 	name, err := t.Kernel().VFS().PathOf(root, f.VirtualDentry())

@@ -1,0 +1,59 @@
+package cri
+
+import (
+	"fmt"
+	"os"
+
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// Runtime handlers (RuntimeClass handler names). "runsc" (and "", the
+// CRI's name for the default) runs pods on the configured platform;
+// "runsc-ptrace" and "runsc-kvm" pin a platform. runsc-kvm is offered only
+// where /dev/kvm exists.
+const (
+	HandlerDefault = "runsc"
+	HandlerPtrace  = "runsc-ptrace"
+	HandlerKVM     = "runsc-kvm"
+)
+
+// kvmAvailable reports whether /dev/kvm exists (a seam for tests).
+var kvmAvailable = func() bool {
+	_, err := os.Stat("/dev/kvm")
+	return err == nil
+}
+
+// handlerPlatform maps a runtime handler to a sentry platform. An unknown
+// handler is an ErrInvalidArgument.
+func (s *Server) handlerPlatform(handler string) (string, error) {
+	switch handler {
+	case "", HandlerDefault:
+		return s.cfg.Platform, nil
+	case HandlerPtrace:
+		return "ptrace", nil
+	case HandlerKVM:
+		if kvmAvailable() {
+			return "kvm", nil
+		}
+		return "", fmt.Errorf("runtime handler %q: /dev/kvm is absent on this node: %w", handler, ErrFailedPrecondition)
+	}
+	return "", fmt.Errorf("runtime handler %q: unknown (want %s, %s or %s): %w", handler, HandlerDefault, HandlerPtrace, HandlerKVM, ErrInvalidArgument)
+}
+
+// runtimeHandlers lists the handlers for Status.
+func runtimeHandlers() []*runtimeapi.RuntimeHandler {
+	// The sandbox enforces read-only mounts itself, but recursive
+	// read-only mounts and user namespaces are not offered yet.
+	f := func() *runtimeapi.RuntimeHandlerFeatures {
+		return &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: false, UserNamespaces: false}
+	}
+	hs := []*runtimeapi.RuntimeHandler{
+		{Name: "", Features: f()},
+		{Name: HandlerDefault, Features: f()},
+		{Name: HandlerPtrace, Features: f()},
+	}
+	if kvmAvailable() {
+		hs = append(hs, &runtimeapi.RuntimeHandler{Name: HandlerKVM, Features: f()})
+	}
+	return hs
+}

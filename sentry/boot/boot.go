@@ -96,6 +96,7 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 	if err := mountKernelFilesystems(v, k, mf, root); err != nil {
 		return nil, err
 	}
+	registerControllingTTY(v, spec.Process.Stdio)
 
 	proc := spec.Process
 	groups := make([]auth.KGID, len(proc.Groups))

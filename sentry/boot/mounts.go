@@ -107,3 +107,35 @@ func newHostFile(v *vfs.VirtualFilesystem, fd int) (*vfs.FileDescription, error)
 	}
 	return f, nil
 }
+
+// registerControllingTTY makes /dev/tty open the host terminal the sandbox
+// was started from (the first of stdin, stdout, stderr that is a tty), as
+// it is the controlling terminal of the sandbox's session. Without one,
+// /dev/tty keeps answering ENXIO, like Linux for a process without a
+// controlling terminal.
+func registerControllingTTY(v *vfs.VirtualFilesystem, stdio [3]int) {
+	tty := -1
+	for _, fd := range stdio {
+		if _, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
+			tty = fd
+			break
+		}
+	}
+	if tty < 0 {
+		return
+	}
+	v.RegisterCharDevice(dev.TTYAuxMajor, dev.TTYMinor, func(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vfs.FileImpl, error) {
+		dup, err := unix.FcntlInt(uintptr(tty), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return nil, unix.ENXIO
+		}
+		f, err := host.NewFile(v, dup, flags&(unix.O_ACCMODE|unix.O_NONBLOCK))
+		if err != nil {
+			unix.Close(dup)
+			return nil, err
+		}
+		// The description made here is only a carrier: the opener's
+		// caller wraps the implementation in its own.
+		return f.Impl(), nil
+	})
+}

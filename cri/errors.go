@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	remoteserrors "github.com/containerd/containerd/v2/core/remotes/errors"
 	"github.com/containerd/errdefs"
 	"google.golang.org/grpc/codes"
@@ -46,6 +47,8 @@ func code(err error) codes.Code {
 		}
 	}
 	switch {
+	case errors.Is(err, docker.ErrInvalidAuthorization):
+		return codes.Unauthenticated
 	case errors.Is(err, context.DeadlineExceeded), errdefs.IsDeadlineExceeded(err):
 		return codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled), errdefs.IsCanceled(err):

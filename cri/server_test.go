@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,9 +74,10 @@ func startDaemon(t *testing.T, certs string) *daemon {
 			return nil
 		}
 		stopped = true
-		conn.Close()
 		cancel()
-		return <-errc
+		err := <-errc
+		conn.Close()
+		return err
 	}
 	t.Cleanup(func() { d.stop() })
 	return d
@@ -398,6 +400,10 @@ func TestPullAuth(t *testing.T) {
 			t.Errorf("ImageRef %s", p.ImageRef)
 		}
 	}
+	// A registry token is sent as a bearer token.
+	reg.Token = "tok-123"
+	_, err = d.im.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec(ref), Auth: &runtimeapi.AuthConfig{RegistryToken: "tok-123"}})
+	wantCode(t, "pull with a registry token", err, codes.OK)
 	// Credentials for another server are not sent.
 	_, err = d.im.PullImage(ctx, &runtimeapi.PullImageRequest{Image: spec(ref), Auth: &runtimeapi.AuthConfig{Username: "alice", Password: "s3cret", ServerAddress: "other.invalid"}})
 	wantCode(t, "credentials for another server", err, codes.Unauthenticated)
@@ -451,3 +457,33 @@ func startDaemonAt(t *testing.T, sock string) *daemon {
 
 // testSocket, when set, overrides the socket startDaemon uses.
 var testSocket string
+
+// TestShutdownFinishesInFlight stops the daemon while a pull is waiting on
+// the registry: the pull completes, then Serve returns.
+func TestShutdownFinishesInFlight(t *testing.T) {
+	reg := imagetest.NewRegistry(t, "", "")
+	img := imagetest.Image(t, "amd64", "", nil, imagetest.Files(map[string]string{"slow": "1"}))
+	reg.Push(t, "test/slow:1", img)
+	started := make(chan struct{}, 100)
+	reg.Hook = func(r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			started <- struct{}{}
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	d := startDaemon(t, reg.Mirror(t, t.TempDir(), "example.invalid"))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := d.im.PullImage(ctxT(t), &runtimeapi.PullImageRequest{Image: spec("example.invalid/test/slow:1")})
+		errc <- err
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- d.stop() }()
+	if err := <-errc; err != nil {
+		t.Errorf("in-flight pull: %v", err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}

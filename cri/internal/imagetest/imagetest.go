@@ -34,18 +34,26 @@ type Registry struct {
 	// Host is "127.0.0.1:port"; URL is "http://" + Host.
 	Host, URL  string
 	user, pass string
+	// Token, when set before requests arrive, is also accepted as
+	// "Authorization: Bearer <Token>" on a registry with a user.
+	Token string
+	// Hook, when set, is called before each request is served (to count
+	// or delay requests).
+	Hook func(*http.Request)
 }
 
 // NewRegistry starts a registry, closed at the end of the test. With a
 // user, it demands HTTP basic auth.
 func NewRegistry(t testing.TB, user, pass string) *Registry {
 	t.Helper()
+	reg := &Registry{user: user, pass: pass}
 	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if user != "" {
 		inner := h
 		h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			u, p, ok := r.BasicAuth()
-			if !ok || u != user || p != pass {
+			bearer := reg.Token != "" && r.Header.Get("Authorization") == "Bearer "+reg.Token
+			if !bearer && (!ok || u != user || p != pass) {
 				w.Header().Set("WWW-Authenticate", `Basic realm="imagetest"`)
 				http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
 				return
@@ -53,10 +61,17 @@ func NewRegistry(t testing.TB, user, pass string) *Registry {
 			inner.ServeHTTP(w, r)
 		})
 	}
+	inner := h
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if reg.Hook != nil {
+			reg.Hook(r)
+		}
+		inner.ServeHTTP(w, r)
+	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	return &Registry{Host: host, URL: srv.URL, user: user, pass: pass}
+	reg.Host, reg.URL = strings.TrimPrefix(srv.URL, "http://"), srv.URL
+	return reg
 }
 
 func (r *Registry) opts() []remote.Option {

@@ -314,3 +314,17 @@ func TestGetRefs(t *testing.T) {
 		t.Errorf("Pull(bad): %v", err)
 	}
 }
+
+func TestPullSkipVerify(t *testing.T) {
+	reg := imagetest.NewTLSRegistry(t)
+	reg.Push(t, "test/tls:1", imagetest.Image(t, "amd64", "", nil, imagetest.Files(map[string]string{"a": "b"})))
+	ctx := context.Background()
+	strict := openStore(t, reg.Mirror(t, t.TempDir(), "example.invalid"), "")
+	if _, err := strict.Pull(ctx, "example.invalid/test/tls:1", nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("pull from a self-signed registry without skip_verify: %v", err)
+	}
+	lax := openStore(t, reg.MirrorExtra(t, t.TempDir(), "example.invalid", "skip_verify = true"), "")
+	if _, err := lax.Pull(ctx, "example.invalid/test/tls:1", nil); err != nil {
+		t.Errorf("pull with skip_verify: %v", err)
+	}
+}

@@ -40,12 +40,25 @@ type Registry struct {
 	// Hook, when set, is called before each request is served (to count
 	// or delay requests).
 	Hook func(*http.Request)
+
+	client *http.Client // for a TLS registry
 }
 
 // NewRegistry starts a registry, closed at the end of the test. With a
 // user, it demands HTTP basic auth.
 func NewRegistry(t testing.TB, user, pass string) *Registry {
 	t.Helper()
+	return newRegistry(t, user, pass, false)
+}
+
+// NewTLSRegistry starts a registry serving HTTPS with a self-signed
+// certificate (pull from it with skip_verify).
+func NewTLSRegistry(t testing.TB) *Registry {
+	t.Helper()
+	return newRegistry(t, "", "", true)
+}
+
+func newRegistry(t testing.TB, user, pass string, tls bool) *Registry {
 	reg := &Registry{user: user, pass: pass}
 	var h http.Handler = registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	if user != "" {
@@ -68,24 +81,42 @@ func NewRegistry(t testing.TB, user, pass string) *Registry {
 		}
 		inner.ServeHTTP(w, r)
 	})
-	srv := httptest.NewServer(h)
+	var srv *httptest.Server
+	if tls {
+		srv = httptest.NewTLSServer(h)
+		reg.client = srv.Client()
+	} else {
+		srv = httptest.NewServer(h)
+	}
 	t.Cleanup(srv.Close)
-	reg.Host, reg.URL = strings.TrimPrefix(srv.URL, "http://"), srv.URL
+	reg.URL = srv.URL
+	reg.Host = strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
 	return reg
 }
 
 func (r *Registry) opts() []remote.Option {
-	if r.user == "" {
+	var o []remote.Option
+	if r.user != "" {
+		o = append(o, remote.WithAuth(&authn.Basic{Username: r.user, Password: r.pass}))
+	}
+	if r.client != nil {
+		o = append(o, remote.WithTransport(r.client.Transport))
+	}
+	return o
+}
+
+func (r *Registry) nameOpts() []name.Option {
+	if r.client != nil {
 		return nil
 	}
-	return []remote.Option{remote.WithAuth(&authn.Basic{Username: r.user, Password: r.pass})}
+	return []name.Option{name.Insecure}
 }
 
 // Push uploads img as repo:tag ("test/busybox:1") and returns the manifest
 // digest.
 func (r *Registry) Push(t testing.TB, repoTag string, img v1.Image) v1.Hash {
 	t.Helper()
-	ref, err := name.ParseReference(r.Host+"/"+repoTag, name.Insecure)
+	ref, err := name.ParseReference(r.Host+"/"+repoTag, r.nameOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +133,7 @@ func (r *Registry) Push(t testing.TB, repoTag string, img v1.Image) v1.Hash {
 // PushIndex uploads idx as repo:tag and returns the index digest.
 func (r *Registry) PushIndex(t testing.TB, repoTag string, idx v1.ImageIndex) v1.Hash {
 	t.Helper()
-	ref, err := name.ParseReference(r.Host+"/"+repoTag, name.Insecure)
+	ref, err := name.ParseReference(r.Host+"/"+repoTag, r.nameOpts()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,15 +148,22 @@ func (r *Registry) PushIndex(t testing.TB, repoTag string, idx v1.ImageIndex) v1
 }
 
 // Mirror writes dir/<host>/hosts.toml sending pulls of host (a fake name
-// such as example.invalid) to the registry over plain HTTP. It returns
-// dir, a certs.d directory.
+// such as example.invalid) to the registry (over plain HTTP unless it is a
+// TLS registry). It returns dir, a certs.d directory.
 func (r *Registry) Mirror(t testing.TB, dir, host string) string {
+	t.Helper()
+	return r.MirrorExtra(t, dir, host, "")
+}
+
+// MirrorExtra is Mirror with extra lines for the host's table
+// (e.g. "skip_verify = true").
+func (r *Registry) MirrorExtra(t testing.TB, dir, host, extra string) string {
 	t.Helper()
 	d := filepath.Join(dir, host)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", r.URL, r.URL)
+	toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  %s\n", r.URL, r.URL, extra)
 	if err := os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}

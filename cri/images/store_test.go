@@ -328,3 +328,22 @@ func TestPullSkipVerify(t *testing.T) {
 		t.Errorf("pull with skip_verify: %v", err)
 	}
 }
+
+// TestPullThroughMirrorHost pulls through a [host."http://..."] mirror
+// whose upstream server does not exist.
+func TestPullThroughMirrorHost(t *testing.T) {
+	reg := imagetest.NewRegistry(t, "", "")
+	reg.Push(t, "library/app:1", imagetest.Image(t, "amd64", "", nil, imagetest.Files(map[string]string{"a": "b"})))
+	certs := t.TempDir()
+	os.MkdirAll(filepath.Join(certs, "docker.io"), 0o755)
+	toml := "server = \"https://registry.example.invalid\"\n\n[host.\"" + reg.URL + "\"]\n  capabilities = [\"pull\", \"resolve\"]\n"
+	os.WriteFile(filepath.Join(certs, "docker.io", "hosts.toml"), []byte(toml), 0o644)
+	s := openStore(t, certs, "")
+	img, err := s.Pull(context.Background(), "app:1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(img.RepoTags) != 1 || img.RepoTags[0] != "docker.io/library/app:1" {
+		t.Errorf("RepoTags %q", img.RepoTags)
+	}
+}

@@ -155,15 +155,15 @@ func (r *Registry) Mirror(t testing.TB, dir, host string) string {
 	return r.MirrorExtra(t, dir, host, "")
 }
 
-// MirrorExtra is Mirror with extra lines for the host's table
-// (e.g. "skip_verify = true").
+// MirrorExtra is Mirror with extra top-level hosts.toml lines, which
+// apply to the server (e.g. "skip_verify = true").
 func (r *Registry) MirrorExtra(t testing.TB, dir, host, extra string) string {
 	t.Helper()
 	d := filepath.Join(dir, host)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	toml := fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n  %s\n", r.URL, r.URL, extra)
+	toml := fmt.Sprintf("server = %q\n%s\n", r.URL, extra)
 	if err := os.WriteFile(filepath.Join(d, "hosts.toml"), []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -39,8 +39,7 @@ type Image struct {
 	names []string
 }
 
-// facts are what a target digest determines; cached in Store.configs'
-// companion cache.
+// facts are what describe learns about an image record.
 type facts struct {
 	config ocispec.Descriptor
 	image  ocispec.Image

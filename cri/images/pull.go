@@ -89,6 +89,11 @@ func (s *Store) Pull(ctx context.Context, ref string, auth *Auth) (*Image, error
 		return s.record(ctx, target, names)
 	})
 	if err != nil {
+		// Drop what the failed pull fetched or unpacked (its lease is
+		// gone; content shared with other images stays).
+		if gcErr := s.GC(context.WithoutCancel(ctx)); gcErr != nil {
+			s.log.Warn("gc after failed pull", "err", gcErr)
+		}
 		return nil, err
 	}
 	s.log.Info("pulled image", "ref", ref, "id", id)

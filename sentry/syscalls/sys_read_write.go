@@ -9,6 +9,7 @@ import (
 
 	"github.com/runsc-cri/runsc-cri/sentry/arch"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
+	"github.com/runsc-cri/runsc-cri/sentry/socket"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 	"github.com/runsc-cri/runsc-cri/sentry/waiter"
 )
@@ -125,9 +126,34 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, no
 		if err != unix.EAGAIN || nonblock || f.IsNonblocking() {
 			return n, err
 		}
-		if err := t.BlockOn(f, waiter.ReadableEvents, time.Time{}); err != nil {
+		if err := blockOnFile(t, f, waiter.ReadableEvents, false); err != nil {
 			return 0, err
 		}
+	}
+}
+
+// blockOnFile waits until f is ready for mask. A socket's SO_RCVTIMEO or
+// SO_SNDTIMEO bounds the wait: then a timeout is EAGAIN and a signal EINTR
+// (a timed socket call is not restarted, as in Linux).
+func blockOnFile(t *kernel.Task, f *vfs.FileDescription, mask waiter.EventMask, send bool) error {
+	var timeout time.Duration
+	if to, ok := f.Impl().(socket.Timeouts); ok {
+		if send {
+			timeout = to.SendTimeout()
+		} else {
+			timeout = to.RecvTimeout()
+		}
+	}
+	if timeout <= 0 {
+		return t.BlockOn(f, mask, time.Time{})
+	}
+	switch err := t.BlockOn(f, mask, time.Now().Add(timeout)); err {
+	case unix.ETIMEDOUT:
+		return unix.EAGAIN
+	case kernel.ERESTARTSYS:
+		return unix.EINTR
+	default:
+		return err
 	}
 }
 
@@ -156,7 +182,7 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, n
 			return 0, err
 		}
 		if err == unix.EAGAIN && !nonblock && !f.IsNonblocking() {
-			if berr := t.BlockOn(f, waiter.WritableEvents, time.Time{}); berr != nil {
+			if berr := blockOnFile(t, f, waiter.WritableEvents, true); berr != nil {
 				if total > 0 {
 					return total, nil
 				}

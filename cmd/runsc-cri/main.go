@@ -1,6 +1,6 @@
 // Command runsc-cri is the whole runtime in one binary: the CRI daemon
-// (serve, not yet), the sandbox pieces it starts (boot: the sentry; gofer:
-// the file server), and tools (do, syscalls, version).
+// (serve), the sandbox pieces it starts (boot: the sentry; gofer: the file
+// server), and tools (do, images, syscalls, version).
 package main
 
 import (
@@ -24,7 +24,11 @@ Usage:
   runsc-cri version                          print the version
   runsc-cri boot --spec FILE                 run a sandbox's sentry (started by the daemon)
   runsc-cri gofer --root DIR --sock-fd N     serve a sandbox's files (started by do/the daemon)
-  runsc-cri serve                            the CRI daemon (not implemented yet)
+  runsc-cri serve [--config FILE] [--socket PATH] [--root DIR] [--registry-config-dir DIR]
+                  [--platform ptrace|kvm] [--log-level LEVEL]
+                                             the CRI daemon
+  runsc-cri images [--root DIR] list|pull REF|import [--name REPO] FILE|rm REF...
+                                             manage the image store directly (daemon stopped)
 
 Run 'runsc-cri do --help' for the do flags.
 `
@@ -48,8 +52,9 @@ func main() {
 	case "version", "--version":
 		fmt.Printf("runsc-cri version %s\n", version)
 	case "serve":
-		fmt.Fprintln(os.Stderr, "runsc-cri serve: the CRI daemon is not implemented yet (see README, feature table)")
-		rc = 1
+		rc = serveMain(args)
+	case "images":
+		rc = imagesMain(args)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:

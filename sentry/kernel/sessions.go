@@ -62,32 +62,35 @@ func (t *Task) SetSID() (ThreadID, error) {
 
 // GetSID implements getsid(2).
 func (t *Task) GetSID(pid ThreadID) (ThreadID, error) {
-	k := t.k
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	tg := t.tg
-	if pid != 0 {
-		tg = k.groups[pid]
-		if tg == nil || tg.pg == nil {
-			return 0, unix.ESRCH
-		}
+	pg, err := t.processGroupOf(pid)
+	if err != nil {
+		return 0, err
 	}
-	return tg.pg.session.id, nil
+	return pg.session.id, nil
 }
 
 // GetPGID implements getpgid(2).
 func (t *Task) GetPGID(pid ThreadID) (ThreadID, error) {
+	pg, err := t.processGroupOf(pid)
+	if err != nil {
+		return 0, err
+	}
+	return pg.id, nil
+}
+
+// processGroupOf returns the process group of process pid (0: the caller's).
+func (t *Task) processGroupOf(pid ThreadID) (*ProcessGroup, error) {
 	k := t.k
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	tg := t.tg
 	if pid != 0 {
 		tg = k.groups[pid]
-		if tg == nil || tg.pg == nil {
-			return 0, unix.ESRCH
-		}
 	}
-	return tg.pg.id, nil
+	if tg == nil || tg.pg == nil {
+		return nil, unix.ESRCH
+	}
+	return tg.pg, nil
 }
 
 // SetPGID implements setpgid(2).

@@ -124,15 +124,19 @@ func startGofer(root string, ro bool) (int, *exec.Cmd, error) {
 		args = append(args, "--ro")
 	}
 	cmd := exec.Command(self, args...)
-	cmd.ExtraFiles = []*os.File{os.NewFile(uintptr(fds[1]), "gofer-socket")}
+	// The *os.File owns fds[1]: close it through the file, never with
+	// unix.Close, or the file's finalizer later closes whatever descriptor
+	// then has that number.
+	goferEnd := os.NewFile(uintptr(fds[1]), "gofer-socket")
+	cmd.ExtraFiles = []*os.File{goferEnd}
 	cmd.Stderr = os.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	goferEnd.Close()
+	if err != nil {
 		unix.Close(fds[0])
-		unix.Close(fds[1])
 		return -1, nil, fmt.Errorf("starting gofer: %w", err)
 	}
-	unix.Close(fds[1])
 	return fds[0], cmd, nil
 }
 

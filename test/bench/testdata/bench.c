@@ -3,13 +3,25 @@
 // sandbox. Each mode runs N iterations and times the loop itself, so the
 // start-up of the sandbox does not pollute the per-operation figure. It
 // prints one line: "ns/op <float>".
+//
+// The sysemu modes run natively only: they are the floor of the ptrace
+// design, a tracer that forks a child calling getpid in a loop and resumes
+// it with PTRACE_SYSEMU after every stop (sysemu: nothing else; sysemu-regs:
+// also PTRACE_GETREGS and PTRACE_SETREGS per stop, the least an emulator
+// must do to read the call and write its result). Tracer and child run on
+// one CPU (the tracer's), as the sentry keeps a stub thread on its tracer's
+// CPU.
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,9 +37,46 @@ static void die(const char *what) {
 	exit(1);
 }
 
+// sysemu_loop traces a child that calls getpid forever and returns the time
+// n PTRACE_SYSEMU stop/resume cycles take.
+static double sysemu_loop(long n, int regs) {
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(sched_getcpu(), &set);
+	if (sched_setaffinity(0, sizeof set, &set)) die("sched_setaffinity");
+	pid_t c = fork();
+	if (c < 0) die("fork");
+	if (c == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, 0, 0)) _exit(1);
+		raise(SIGSTOP);
+		for (;;) syscall(SYS_getpid);
+	}
+	int status;
+	if (waitpid(c, &status, 0) != c || !WIFSTOPPED(status)) die("waitpid stop");
+	if (ptrace(PTRACE_SETOPTIONS, c, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD)) die("PTRACE_SETOPTIONS");
+	struct user_regs_struct r;
+	double start = now_ns();
+	for (long i = 0; i < n; i++) {
+		if (ptrace(PTRACE_SYSEMU, c, 0, 0)) die("PTRACE_SYSEMU");
+		if (waitpid(c, &status, __WALL) != c || !WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
+			die("waitpid syscall stop");
+		if (regs) {
+			if (ptrace(PTRACE_GETREGS, c, 0, &r)) die("PTRACE_GETREGS");
+			if (r.orig_rax != SYS_getpid) die("not getpid");
+			r.rax = c;
+			r.orig_rax = -1;
+			if (ptrace(PTRACE_SETREGS, c, 0, &r)) die("PTRACE_SETREGS");
+		}
+	}
+	double end = now_ns();
+	kill(c, SIGKILL);
+	waitpid(c, &status, 0);
+	return end - start;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench getpid|read1|forkexec|mmap|readfile N [FILE]\n");
+		fprintf(stderr, "usage: bench getpid|read1|forkexec|mmap|readfile|sysemu|sysemu-regs N [FILE]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -84,6 +133,9 @@ int main(int argc, char **argv) {
 		}
 		end = now_ns();
 		if (total == 0) die("empty file");
+	} else if (!strcmp(mode, "sysemu") || !strcmp(mode, "sysemu-regs")) {
+		start = 0;
+		end = sysemu_loop(n, !strcmp(mode, "sysemu-regs"));
 	} else {
 		fprintf(stderr, "unknown mode %s\n", mode);
 		return 2;

@@ -69,7 +69,7 @@ func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 		// The calling goroutine is locked to tid (a locked OS thread runs
 		// only its goroutine), which traces t: t is stopped between
 		// Switches and we may use it.
-		t.regsValid = false
+		t.regsValid, t.atSyscall = false, false
 		regs := injectRegs(stubSyscall, nr, argv)
 		ret, err := inject(t.tid, &regs, stubSyscall+2)
 		if err != nil && errors.Is(err, unix.ESRCH) {

@@ -23,11 +23,18 @@ type thread struct {
 
 	// regs are the registers last installed in or read from the kernel,
 	// as the caller saw them; regsValid says the kernel still holds them.
+	// atSyscall says they were read at a system-call stop and the kernel
+	// still holds them: then a result in Rax alone is written with one
+	// PTRACE_POKEUSER instead of PTRACE_SETREGS.
 	regs      arch.Registers
 	regsValid bool
+	atSyscall bool
 	set       arch.Registers // scratch: sanitized copy for PTRACE_SETREGS
 	status    uint32
 	si        siginfo
+
+	// cpu is the CPU the thread is bound to (-1: none; see cpu_unsafe.go).
+	cpu int
 }
 
 // context implements platform.Context.
@@ -118,7 +125,7 @@ func (c *context) newThread(a *addressSpace) (*thread, error) {
 		a.mu.Unlock()
 		return nil, err
 	}
-	t := &thread{as: a, tid: tid, tracer: c.tracer}
+	t := &thread{as: a, tid: tid, tracer: c.tracer, cpu: -1}
 	a.mu.Lock()
 	if a.released {
 		a.mu.Unlock()
@@ -163,19 +170,62 @@ func (c *context) Switch(as platform.AddressSpace, regs *arch.Registers) (platfo
 		c.leave()
 		return platform.EventInterrupt, platform.SwitchInfo{}, nil
 	}
-	if !t.regsValid || *regs != t.regs {
-		t.set = *regs
-		sanitize(&t.set)
-		if e := ptraceSetRegs(t.tid, &t.set); e != 0 {
-			c.leave()
-			return 0, platform.SwitchInfo{}, c.failed(t, e)
-		}
-		t.regs = *regs
-		t.regsValid = true
+	if e := t.install(regs); e != 0 {
+		c.leave()
+		return 0, platform.SwitchInfo{}, c.failed(t, e)
+	}
+	if cpu := currentCPU(); cpu != t.cpu {
+		// Follow the tracer to its CPU. On failure (a cpuset that
+		// forbids it) just remember the CPU: it is only an optimization.
+		bindToCPU(t.tid, cpu)
+		t.cpu = cpu
 	}
 	ev, info, err := c.run(t, regs)
 	c.leave()
 	return ev, info, err
+}
+
+// install makes the kernel hold regs for t, with as few ptrace calls as
+// possible: none if it already does, PTRACE_POKEUSER of Rax if regs only
+// add a result to a system-call stop's registers, else PTRACE_SETREGS.
+func (t *thread) install(regs *arch.Registers) unix.Errno {
+	if t.regsValid && *regs == t.regs {
+		return 0
+	}
+	if t.atSyscall && onlyRaxDiffers(regs, &t.regs) && !isRestartErrno(regs.Rax) {
+		// The kernel keeps OrigRax = the call's number. Its only use on
+		// the way back to user mode is syscall restart, which applies
+		// to the -ERESTART* values in Rax excluded here.
+		if e := ptracePokeUserRax(t.tid, regs.Rax); e != 0 {
+			return e
+		}
+		t.regs.Rax = regs.Rax
+		return 0
+	}
+	t.set = *regs
+	sanitize(&t.set)
+	if e := ptraceSetRegs(t.tid, &t.set); e != 0 {
+		return e
+	}
+	t.regs = *regs
+	t.regsValid = true
+	t.atSyscall = false
+	return 0
+}
+
+// onlyRaxDiffers says a and b are equal but perhaps for Rax.
+func onlyRaxDiffers(a, b *arch.Registers) bool {
+	x := *a
+	x.Rax = b.Rax
+	return x == *b
+}
+
+// isRestartErrno says v is -ERESTARTSYS, -ERESTARTNOINTR, -ERESTARTNOHAND
+// or -ERESTART_RESTARTBLOCK (512..516), values on which the host kernel
+// would restart the call if a signal were pending on the way out.
+func isRestartErrno(v uint64) bool {
+	const lo, hi = ^uint64(516 - 1), ^uint64(512 - 1) // -516, -512
+	return v >= lo && v <= hi
 }
 
 // run resumes t until a stop the caller must see.
@@ -199,12 +249,11 @@ func (c *context) run(t *thread, regs *arch.Registers) (platform.Event, platform
 		switch {
 		case sig == unix.SIGTRAP|0x80:
 			// System call stop. Rax is -ENOSYS; the sentry sets the
-			// result. The next Switch always installs the registers so
-			// that OrigRax becomes -1 in the kernel.
-			if e := ptraceGetRegs(t.tid, regs); e != 0 {
-				return 0, platform.SwitchInfo{}, c.failed(t, e)
+			// result, which the next Switch writes (see install).
+			if err := c.getRegs(t, regs); err != nil {
+				return 0, platform.SwitchInfo{}, err
 			}
-			t.regsValid = false
+			t.atSyscall = true
 			return platform.EventSyscall, platform.SwitchInfo{}, nil
 		case stopEvent(t.status) != 0:
 			// Group stop or a stray PTRACE_EVENT_STOP: keep running.
@@ -239,6 +288,7 @@ func (c *context) getRegs(t *thread, regs *arch.Registers) error {
 	}
 	t.regs = *regs
 	t.regsValid = true
+	t.atSyscall = false
 	return nil
 }
 

@@ -27,6 +27,16 @@
 //     Forget and Release make the thread exit, so a context's OS thread
 //     never dies while tracing (PTRACE_O_EXITKILL would then SIGKILL the
 //     whole stub process).
+//   - The hot path of a system call is four host calls: PTRACE_SYSEMU,
+//     wait4, PTRACE_GETREGS at the stop, and on the way back one write of
+//     the result: PTRACE_POKEUSER of rax when only rax changed (the kernel
+//     keeps orig_rax, which is harmless unless rax is an -ERESTART* value:
+//     those go through PTRACE_SETREGS with orig_rax -1), else
+//     PTRACE_SETREGS. Before resuming, Switch binds the stub thread to the
+//     CPU its tracer runs on (when that changed), so stop and resume are
+//     same-CPU context switches rather than cross-CPU wakeups (see
+//     cpu_unsafe.go); the tracer is not bound, and the stub thread follows
+//     it wherever the host moves it.
 //   - Interrupt sets a pending flag and, if a Switch is running, sends the
 //     stub thread SIGSTOP; Switch reports that stop as EventInterrupt and
 //     swallows stale SIGSTOPs when no interrupt is pending. Signals are

@@ -732,3 +732,30 @@ func TestWrongThread(t *testing.T) {
 	})
 	close(done)
 }
+
+// TestSyscallResultWithPendingStop checks the result of a call reaches the
+// application unchanged when a stop signal is pending on the way back, for
+// results written with PTRACE_POKEUSER and for -ERESTART* results (written
+// with PTRACE_SETREGS, so that the host kernel does not restart the call).
+func TestSyscallResultWithPendingStop(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	defer as.Release()
+	for _, result := range []uint64{1234, ^uint64(512 - 1), ^uint64(516 - 1), ^uint64(38 - 1)} {
+		locked(func() {
+			c, _ := e.p.NewContext()
+			defer c.Release()
+			r := regsAt(offSyscall2)
+			r.Rax = unix.SYS_GETPID
+			mustSwitch(t, c, as, &r, platform.EventSyscall)
+			th := c.(*context).threads[as]
+			r.Rax = result
+			tgkill(as.pid, th.tid, unix.SIGSTOP) // stale: Switch swallows it
+			mustSwitch(t, c, as, &r, platform.EventSyscall)
+			if r.OrigRax != result || r.Rip != codeAddr+offSyscall2+4 {
+				t.Errorf("result %#x: next syscall orig_rax %#x rip %#x, want %#x %#x",
+					result, r.OrigRax, r.Rip, result, codeAddr+offSyscall2+4)
+			}
+		})
+	}
+}

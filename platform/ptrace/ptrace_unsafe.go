@@ -21,6 +21,15 @@ func ptraceSetRegs(tid int, r *arch.Registers) unix.Errno {
 	return e
 }
 
+// userRaxOffset is the offset of rax in struct user (PTRACE_POKEUSER).
+const userRaxOffset = unsafe.Offsetof(arch.Registers{}.Rax)
+
+// ptracePokeUserRax sets tid's rax.
+func ptracePokeUserRax(tid int, v uint64) unix.Errno {
+	_, _, e := unix.RawSyscall6(unix.SYS_PTRACE, unix.PTRACE_POKEUSR, uintptr(tid), userRaxOffset, uintptr(v), 0, 0)
+	return e
+}
+
 // ptraceResume resumes tid with request req (PTRACE_CONT, PTRACE_SYSEMU),
 // delivering no signal.
 func ptraceResume(req int, tid int) unix.Errno {

@@ -43,6 +43,8 @@ func (s WaitStatus) ShellStatus() int {
 func (t *Task) Exit(code int) {
 	t.k.mu.Lock()
 	t.exiting = true
+	// The run loop looks at t.exiting only when something is pending.
+	t.pendingFlag.Store(true)
 	if len(t.tg.tasks) == 1 && !t.tg.groupExiting {
 		t.tg.exitStatus = exitedWith(code)
 	}

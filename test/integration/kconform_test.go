@@ -11,20 +11,28 @@ import (
 // masks and queued signals, stop/continue, shared memory across fork,
 // robust mutexes, #! scripts, fd limits) whose output must be the same
 // natively and in the sandbox.
+// kconform2.c adds threads and signals, exec from a thread, leader exit,
+// reparenting, sessions, close-on-exec, poll/select/epoll and sleeps.
 func init() {
-	src, err := os.ReadFile(filepath.Join("testdata", "kconform.c"))
-	if err != nil {
-		panic(err)
+	for _, name := range []string{"kconform", "kconform2"} {
+		src, err := os.ReadFile(filepath.Join("testdata", name+".c"))
+		if err != nil {
+			panic(err)
+		}
+		cSources[name] = string(src)
 	}
-	cSources["kconform"] = string(src)
 }
 
 func TestCKernelConformance(t *testing.T) {
-	prog := cProgram(t, "kconform")
-	requireSandbox(t, false)
-	o := sandboxOpts{rootfs: env.rootfs}
-	native := runNativeRootfs(t, env.rootfs, o, prog)
-	sandbox := runSandbox(t, o, prog)
-	checkNoCrash(t, sandbox)
-	compare(t, native, sandbox)
+	for _, name := range []string{"kconform", "kconform2"} {
+		t.Run(name, func(t *testing.T) {
+			prog := cProgram(t, name)
+			requireSandbox(t, false)
+			o := sandboxOpts{rootfs: env.rootfs}
+			native := runNativeRootfs(t, env.rootfs, o, prog)
+			sandbox := runSandbox(t, o, prog)
+			checkNoCrash(t, sandbox)
+			compare(t, native, sandbox)
+		})
+	}
 }

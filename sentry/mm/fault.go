@@ -9,12 +9,23 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/memfile"
 )
 
-// faultAround is the aligned window populated and mapped around a fault.
-const faultAround = 64 << 10
+// faultAround is the aligned window populated and mapped around a fault
+// in anonymous memory; fileFaultAround the same in file-backed memory,
+// where pages usually come from the page cache and the cost of a fault
+// (tens of microseconds on ptrace) dominates: one fault maps a whole
+// window of a program's text instead of one per 64 KiB.
+const (
+	faultAround     = 64 << 10
+	fileFaultAround = 512 << 10
+)
 
-// smallFileVMA: file-backed VMAs up to this size are mapped whole on the
-// first fault.
-const smallFileVMA = 256 << 10
+// smallFileVMA: file-backed VMAs up to this size (the text of most
+// programs) are mapped whole on the first fault;
+// smallShmVMA is the same for shared anonymous memory.
+const (
+	smallFileVMA = 2 << 20
+	smallShmVMA  = 256 << 10
+)
 
 // suspect remembers a fault that looked like an access violation on a page
 // mapped with every permission its VMA allows. With a platform that cannot
@@ -46,7 +57,15 @@ func (m *MemoryManager) HandleFault(addr uintptr, info platform.SwitchInfo) erro
 	at := info.Access
 	if !info.AccessKnown {
 		at = platform.Read
-		if e := m.pt.get(page); e.present() && e&pteMapMask != 0 {
+		e := m.pt.get(page)
+		if e.present() && e&pteMapMask == 0 && e&pteCOW != 0 && v.private && v.mappable == nil && v.perms.Write {
+			// A first touch of a copy-on-write anonymous page (the
+			// stack or heap after a fork) is almost always a write:
+			// copy it now rather than map it read-only and fault
+			// again. A wrong guess costs a page copy, invisible to the
+			// application.
+			at = platform.ReadWrite
+		} else if e.present() && e&pteMapMask != 0 {
 			mp := e.mapped()
 			switch {
 			case v.perms.Write && !mp.Write:
@@ -125,11 +144,20 @@ func (m *MemoryManager) faultLocked(v *vma, page uintptr, at platform.AccessType
 
 // window returns the fault-around window of page in v.
 func (m *MemoryManager) window(v *vma, page uintptr) (uintptr, uintptr) {
-	if v.mappable != nil && v.end-v.start <= smallFileVMA {
+	size := uintptr(faultAround)
+	switch {
+	case v.mappable == nil:
+	case v.anonShm: // shared anonymous: allocated on demand like anonymous memory
+		if v.end-v.start <= smallShmVMA {
+			return v.start, v.end
+		}
+	case v.end-v.start <= smallFileVMA:
 		return v.start, v.end
+	default:
+		size = fileFaultAround
 	}
-	ws := page &^ (faultAround - 1)
-	we := ws + faultAround
+	ws := page &^ (size - 1)
+	we := ws + size
 	if ws < v.start {
 		ws = v.start
 	}

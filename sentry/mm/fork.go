@@ -1,11 +1,28 @@
 package mm
 
-import "golang.org/x/sys/unix"
+import (
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
+)
+
+// eagerForkPages bounds the copying a fork does at once. Sharing a private
+// page copy-on-write costs, on a platform with slow faults (ptrace: tens of
+// microseconds per fault), a write-protect of the parent's mapping and then
+// one fault on each side for every page either writes; copying a page costs
+// about a microsecond. So when the parent has at most this many private
+// pages it may write (present and not already copy-on-write), Fork copies
+// them into the child at once and leaves the parent's mappings alone:
+// neither side faults on them again. The common fork-then-exec of a small
+// program (a shell, a test driver) takes this path; a big process still
+// shares its pages copy-on-write. (A variable for tests.)
+var eagerForkPages = 128
 
 // Fork returns a copy of the address space for fork(2). Private pages are
-// shared copy-on-write (both sides lose write access until they copy),
-// shared mappings are shared, MADV_DONTFORK areas are left out and
-// MADV_WIPEONFORK areas start empty in the child.
+// shared copy-on-write (both sides lose write access until they copy), or
+// copied at once for small address spaces (see eagerForkPages); shared
+// mappings are shared, MADV_DONTFORK areas are left out and MADV_WIPEONFORK
+// areas start empty in the child.
 func (m *MemoryManager) Fork() (*MemoryManager, error) {
 	m.mappingMu.Lock()
 	defer m.mappingMu.Unlock()
@@ -22,6 +39,15 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 
 	m.activeMu.Lock()
 	defer m.activeMu.Unlock()
+	// Pages to copy now, from one allocation (none if too many or the
+	// memory file is full: then they are shared copy-on-write too).
+	var copies memfile.Range
+	if n := m.exclusivePrivateLocked(eagerForkPages + 1); n > 0 && n <= eagerForkPages {
+		if r, err := m.mf.Allocate(uint64(n) * pageSize); err == nil {
+			copies = r
+		}
+	}
+	next := copies.Start
 	var inc, wp runAcc
 	for _, v := range m.vmas {
 		if v.dontFork {
@@ -34,6 +60,12 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 			continue
 		}
 		m.pt.walk(v.start, v.end, func(a uintptr, e pte) pte {
+			if v.private && e&pteCOW == 0 && next < copies.End {
+				copy(m.mf.Slice(next, pageSize), m.mf.Slice(e.off(), pageSize))
+				c.pt.set(a, newPTE(next, pteOwned))
+				next += pageSize
+				return e
+			}
 			inc.add(m, a, e.off())
 			if v.private {
 				e |= pteCOW
@@ -47,8 +79,11 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 			return e
 		})
 	}
+	if next < copies.End { // cannot happen: nothing changed under activeMu
+		m.mf.DecRef(memfile.Range{Start: next, End: copies.End})
+	}
 	inc.flushIncRef(m)
-	// Take write access away from the parent's private pages.
+	// Take write access away from the parent's shared private pages.
 	wp.cut()
 	for _, r := range wp.runs {
 		m.mapGen++
@@ -58,4 +93,25 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 		}
 	}
 	return c, nil
+}
+
+// exclusivePrivateLocked counts the present pages of private, forked VMAs
+// that are not copy-on-write, stopping at limit.
+func (m *MemoryManager) exclusivePrivateLocked(limit int) int {
+	n := 0
+	for _, v := range m.vmas {
+		if !v.private || v.dontFork || v.wipeOnFork {
+			continue
+		}
+		m.pt.walk(v.start, v.end, func(a uintptr, e pte) pte {
+			if e&pteCOW == 0 {
+				n++
+			}
+			return e
+		})
+		if n >= limit {
+			break
+		}
+	}
+	return n
 }

@@ -274,6 +274,8 @@ func TestMRemap(t *testing.T) {
 }
 
 func TestForkCOW(t *testing.T) {
+	defer func(n int) { eagerForkPages = n }(eagerForkPages)
+	eagerForkPages = 0 // no eager copies: everything copy-on-write
 	e := newEnv(t)
 	parent := e.newMM()
 	a := mustMap(t, parent, anon(0, 8*pageSize, rw, 0))
@@ -351,6 +353,60 @@ func TestForkCOW(t *testing.T) {
 	if !fas(parent).released {
 		t.Fatal("address space not released")
 	}
+	if u := e.mf.Used(); u != 0 {
+		t.Fatalf("memfile.Used() = %d after all users gone", u)
+	}
+}
+
+// TestForkEagerCopy: a small address space's writable private pages are
+// copied at fork; the parent keeps its mappings writable and neither side
+// sees the other's writes. Pages already copy-on-write stay shared.
+func TestForkEagerCopy(t *testing.T) {
+	e := newEnv(t)
+	parent := e.newMM()
+	a := mustMap(t, parent, anon(0, 8*pageSize, rw, 0))
+	for i := uintptr(0); i < 8; i++ {
+		if err := appFault(t, parent, a+i*pageSize, true); err != nil {
+			t.Fatal(err)
+		}
+		writeByte(t, parent, a+i*pageSize, byte(10+i))
+	}
+	child, err := parent.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, ok := fas(parent).mapping(a)
+	if !ok || !pm.at.Write {
+		t.Fatalf("parent page lost write access in an eager fork: %+v %v", pm, ok)
+	}
+	check(t, parent)
+	check(t, child)
+	// The child's first fault maps its own copy writable at once.
+	if err := appFault(t, child, a, true); err != nil {
+		t.Fatal(err)
+	}
+	cm, _ := fas(child).mapping(a)
+	if cm.off == pm.off || !cm.at.Write {
+		t.Fatalf("child page %+v, parent %+v: not a writable copy", cm, pm)
+	}
+	writeByte(t, child, a, 1)
+	writeByte(t, parent, a+pageSize, 2)
+	if readByte(t, parent, a) != 10 || readByte(t, child, a) != 1 ||
+		readByte(t, child, a+pageSize) != 11 || readByte(t, parent, a+pageSize) != 2 {
+		t.Fatal("writes crossed between parent and child")
+	}
+	// A grandchild forked from the child while the parent's pages are COW
+	// elsewhere: still copies.
+	grand, err := child.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	child.DecUsers()
+	if readByte(t, grand, a) != 1 || readByte(t, grand, a+7*pageSize) != 17 {
+		t.Fatal("grandchild lost contents")
+	}
+	grand.DecUsers()
+	parent.DecUsers()
 	if u := e.mf.Used(); u != 0 {
 		t.Fatalf("memfile.Used() = %d after all users gone", u)
 	}

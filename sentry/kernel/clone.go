@@ -153,6 +153,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			dumpable:   true,
 		}
 		ntg.itimers.init(ntg)
+		k.joinContainerLocked(ntg, t.tg.container, false)
 		parent.children[ntg] = struct{}{}
 		k.groups[tid] = ntg
 		k.joinProcessGroupLocked(ntg, t.tg.pg)

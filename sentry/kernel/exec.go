@@ -141,6 +141,9 @@ type ProcessArgs struct {
 	Umask uint32
 	// Rlimits overrides the defaults (by RLIMIT_* number).
 	Rlimits map[int]Rlimit
+	// Container, for StartProcess in a pod kernel: the container the
+	// process joins (container.go).
+	Container *Container
 }
 
 // StartInit creates the sandbox's init process (id 1) and starts it.
@@ -190,6 +193,14 @@ func (k *Kernel) createProcess(a ProcessArgs, isInit bool) (*ThreadGroup, error)
 	if isInit {
 		k.init = tg
 	}
+	if !k.joinContainerLocked(tg, a.Container, true) {
+		delete(k.groups, tid)
+		delete(k.tasks, tid)
+		k.liveTasks--
+		k.leaveProcessGroupLocked(tg)
+		k.mu.Unlock()
+		return nil, unix.ESRCH
+	}
 	k.mu.Unlock()
 
 	m, res, err := k.load(t, linux.AT_FDCWD, a.Filename, a.Argv, a.Envv, a.Credentials)
@@ -199,6 +210,7 @@ func (k *Kernel) createProcess(a ProcessArgs, isInit bool) (*ThreadGroup, error)
 		delete(k.tasks, tid)
 		k.liveTasks--
 		k.leaveProcessGroupLocked(tg)
+		k.leaveContainerLocked(tg)
 		if isInit {
 			k.init = nil
 		}

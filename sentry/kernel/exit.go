@@ -126,6 +126,7 @@ func (t *Task) exitTask() {
 	tg := t.tg
 	delete(tg.tasks, t)
 	k.liveTasks--
+	k.containerTaskExitedLocked(t)
 	if t != tg.leader {
 		delete(k.tasks, t.tid)
 	}
@@ -146,8 +147,10 @@ func (k *Kernel) processExitedLocked(tg *ThreadGroup) {
 	}
 	tg.zombie = true
 	tg.itimers.stop()
-	// Children go to the nearest subreaper or to init.
-	newParent := k.init
+	k.containerProcessExitedLocked(tg)
+	// Children go to the nearest subreaper or to init (in a pod: to their
+	// container's init).
+	newParent := k.containerReaperLocked(tg)
 	for p := tg.parent; p != nil; p = p.parent {
 		if p.subreaper && !p.groupExiting {
 			newParent = p

@@ -219,6 +219,10 @@ type ThreadGroup struct {
 	// Linux; kept per process here).
 	dumpable     bool
 	pdeathSignal linux.Signal
+
+	// container is the pod container the process belongs to (nil outside
+	// pods); inherited by fork. See container.go.
+	container *Container
 }
 
 // ID returns the thread-group id (the pid).

@@ -97,8 +97,11 @@ type Process struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"groups,omitempty"`
-	// Terminal: the process gets a pseudo-terminal; its master side is
-	// the fd named by Stdin (read-write).
+	// Terminal: the process runs on a pseudo-terminal that the daemon
+	// allocated: Stdin names its slave side (opened read-write; Stdout and
+	// Stderr may name the same fd or be -1), which becomes the controlling
+	// terminal of the process's session (/dev/tty). The daemon keeps the
+	// master; Resize sets the slave's window size and sends SIGWINCH.
 	Terminal bool `json:"terminal,omitempty"`
 	// Stdin, Stdout, Stderr are indexes into the attached fds, -1 for
 	// none (/dev/null).

@@ -102,6 +102,12 @@ func Serve(l *net.UnixListener, h Handler) error {
 	}
 }
 
+// ServeConn serves the one call of an accepted connection and closes it
+// (Serve runs it on a goroutine per connection). It returns once the reply
+// is written, so a server that tracks its calls can wait for the last
+// answers before it exits.
+func ServeConn(conn *net.UnixConn, h Handler) { serveConn(conn, h) }
+
 func serveConn(conn *net.UnixConn, h Handler) {
 	defer conn.Close()
 	buf := make([]byte, MaxMessage)

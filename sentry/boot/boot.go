@@ -41,35 +41,22 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 	if len(spec.Process.Argv) == 0 {
 		return nil, fmt.Errorf("no command to run")
 	}
-	if spec.MemoryLimit == 0 {
-		spec.MemoryLimit = DefaultMemoryLimit
-	}
-	if spec.MaxTasks == 0 {
-		spec.MaxTasks = DefaultMaxTasks
-	}
-	if spec.Platform == "" {
-		spec.Platform = "ptrace"
-	}
-	mf, err := memfile.New("runsc-cri-memory", spec.MemoryLimit)
+	m, err := newMachine(machineConfig{
+		Platform:    spec.Platform,
+		MemoryLimit: spec.MemoryLimit,
+		MaxTasks:    spec.MaxTasks,
+		Hostname:    spec.Hostname,
+		Debug:       spec.Debug,
+	}, log)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if retErr != nil {
-			mf.Close()
+			m.close()
 		}
 	}()
-	p, err := platform.New(spec.Platform, mf.FD())
-	if err != nil {
-		return nil, fmt.Errorf("platform %s: %w", spec.Platform, err)
-	}
-	defer func() {
-		if retErr != nil {
-			p.Close()
-		}
-	}()
-
-	v := vfs.New()
+	v, k, mf := m.v, m.k, m.mf
 	var root vfs.VirtualDentry
 	if makeRoot != nil {
 		root, err = makeRoot(v, mf)
@@ -79,21 +66,6 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 	if err != nil {
 		return nil, err
 	}
-
-	sysfn := syscalls.Dispatch
-	if spec.Debug {
-		sysfn = syscalls.Tracing(log)
-	}
-	k := kernel.New(kernel.Config{
-		Platform:   p,
-		MemFile:    mf,
-		VFS:        v,
-		Syscall:    sysfn,
-		ExecOpener: openExec,
-		Hostname:   spec.Hostname,
-		MaxTasks:   spec.MaxTasks,
-		Log:        log,
-	})
 	if err := mountKernelFilesystems(v, k, mf, root); err != nil {
 		return nil, err
 	}
@@ -150,7 +122,71 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", filename, err)
 	}
-	return &Sandbox{Kernel: k, Init: tg, memFile: mf, platform: p}, nil
+	return &Sandbox{Kernel: k, Init: tg, memFile: mf, platform: m.p}, nil
+}
+
+// machineConfig is what a sandbox's machine is built from (shared by Spec
+// and PodSpec).
+type machineConfig struct {
+	Platform    string
+	MemoryLimit uint64
+	MaxTasks    int
+	Hostname    string
+	Debug       bool
+}
+
+// machine is what every sandbox stands on: the memory file, the platform,
+// an empty virtual filesystem and the kernel (with no process yet).
+type machine struct {
+	mf *memfile.File
+	p  platform.Platform
+	v  *vfs.VirtualFilesystem
+	k  *kernel.Kernel
+}
+
+// newMachine builds a machine, filling in the defaults of cfg's zero fields.
+func newMachine(cfg machineConfig, log *slog.Logger) (*machine, error) {
+	if cfg.MemoryLimit == 0 {
+		cfg.MemoryLimit = DefaultMemoryLimit
+	}
+	if cfg.MaxTasks == 0 {
+		cfg.MaxTasks = DefaultMaxTasks
+	}
+	if cfg.Platform == "" {
+		cfg.Platform = "ptrace"
+	}
+	mf, err := memfile.New("runsc-cri-memory", cfg.MemoryLimit)
+	if err != nil {
+		return nil, err
+	}
+	p, err := platform.New(cfg.Platform, mf.FD())
+	if err != nil {
+		mf.Close()
+		return nil, fmt.Errorf("platform %s: %w", cfg.Platform, err)
+	}
+	v := vfs.New()
+	sysfn := syscalls.Dispatch
+	if cfg.Debug {
+		sysfn = syscalls.Tracing(log)
+	}
+	k := kernel.New(kernel.Config{
+		Platform:   p,
+		MemFile:    mf,
+		VFS:        v,
+		Syscall:    sysfn,
+		ExecOpener: openExec,
+		Hostname:   cfg.Hostname,
+		MaxTasks:   cfg.MaxTasks,
+		Log:        log,
+	})
+	return &machine{mf: mf, p: p, v: v, k: k}, nil
+}
+
+// close releases the platform and the memory file (after the kernel's
+// tasks are gone).
+func (m *machine) close() {
+	m.p.Close()
+	m.mf.Close()
 }
 
 // Wait blocks until the sandbox ends and returns init's status as a shell

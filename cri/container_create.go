@@ -2,17 +2,299 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
 
+	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/runsc-cri/runsc-cri/cri/images"
+	"github.com/runsc-cri/runsc-cri/cri/sandbox"
+	"github.com/runsc-cri/runsc-cri/cri/store"
+	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
-// CreateContainer implements CRI CreateContainer: it creates a container in a pod sandbox.
-// Not built yet: it answers Unimplemented.
+// CreateContainer implements CRI CreateContainer: it prepares the
+// container's rootfs from its image, mounts its volumes inside it, starts
+// its gofer and creates it (not started) in the pod's sentry. A failure at
+// any step undoes every earlier one (snapshot, mounts, log file, gofer,
+// the sentry's container, the record).
 func (s *Server) CreateContainer(ctx context.Context, r *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
-	return s.createContainer(ctx, r)
+	id, err := s.createContainer(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &runtimeapi.CreateContainerResponse{ContainerId: id}, nil
 }
 
-func (s *Server) createContainer(context.Context, *runtimeapi.CreateContainerRequest) (*runtimeapi.CreateContainerResponse, error) {
-	return nil, fmt.Errorf("CreateContainer: the sandbox integration is not built yet: %w", ErrUnimplemented)
+func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContainerRequest) (_ string, retErr error) {
+	cfg := r.GetConfig()
+	md := cfg.GetMetadata()
+	if md == nil || md.Name == "" {
+		return "", fmt.Errorf("CreateContainer: config.metadata.name is required: %w", ErrInvalidArgument)
+	}
+	if cfg.GetImage().GetImage() == "" {
+		return "", fmt.Errorf("CreateContainer %q: config.image is required: %w", md.Name, ErrInvalidArgument)
+	}
+	podID, err := s.store.ResolvePod(r.GetPodSandboxId())
+	if err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	unlock := s.podLocks.lock(podID)
+	defer unlock()
+	pod, err := s.store.Pod(podID)
+	if err != nil {
+		return "", err
+	}
+	if pod.State != store.PodReady {
+		return "", fmt.Errorf("CreateContainer %q: pod sandbox %s is not ready: %w", md.Name, podID, ErrFailedPrecondition)
+	}
+	img, err := s.images.Get(ctx, cfg.GetImage().GetImage())
+	if err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	raw, err := proto.Marshal(cfg)
+	if err != nil {
+		return "", err
+	}
+	c := store.Container{
+		PodID:       podID,
+		Metadata:    store.Metadata{Name: md.Name, Attempt: md.Attempt},
+		Config:      raw,
+		ImageID:     img.ID,
+		ImageRef:    cfg.GetImage().GetImage(),
+		State:       store.ContainerCreated,
+		CreatedAt:   time.Now().UnixNano(),
+		StopSignal:  img.Config.Config.StopSignal,
+		Labels:      cfg.GetLabels(),
+		Annotations: cfg.GetAnnotations(),
+	}
+	for _, o := range s.store.Containers(podID) {
+		if o.NameKey() == (&store.Container{PodID: podID, Metadata: c.Metadata}).NameKey() {
+			return "", fmt.Errorf("CreateContainer: name %q (attempt %d) is taken in pod sandbox %s by %s: %w",
+				md.Name, md.Attempt, podID, o.ID, ErrAlreadyExists)
+		}
+	}
+	c.ID = newID(func(string) bool { return false })
+	c.RootfsKey = c.ID
+	dir := s.containerDir(c.ID)
+	c.RootfsDir = filepath.Join(dir, "rootfs")
+	bctx := bg(ctx)
+
+	// 1. The container directory.
+	if err := os.MkdirAll(c.RootfsDir, 0o700); err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := removeContainerDir(dir); err != nil {
+				s.log.Error("rollback: removing the container directory", "container", c.ID, "err", err)
+			}
+		}
+	}()
+	if err := s.fault("dir"); err != nil {
+		return "", err
+	}
+
+	// 2. The rootfs snapshot, mounted.
+	rootfs, cleanup, err := s.images.PrepareRootfs(ctx, img.ID, c.RootfsKey,
+		images.Labels(map[string]string{"runsc-cri/pod": podID, "runsc-cri/container": c.ID}))
+	if err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	defer func() {
+		if retErr != nil {
+			if err := cleanup(bctx); err != nil {
+				s.log.Error("rollback: removing a rootfs", "container", c.ID, "err", err)
+			}
+		}
+	}()
+	if err := s.fault("snapshot"); err != nil {
+		return "", err
+	}
+	if err := rootfs.Mount(c.RootfsDir); err != nil {
+		return "", fmt.Errorf("mounting the rootfs: %w", err)
+	}
+	c.HostMounts = []string{c.RootfsDir}
+	defer func() {
+		if retErr != nil {
+			if err := sandbox.Unmount(c.HostMounts); err != nil {
+				s.log.Error("rollback: unmounting", "container", c.ID, "err", err)
+			}
+		}
+	}()
+	if err := s.fault("mount"); err != nil {
+		return "", err
+	}
+
+	// 3. Volumes, host paths and the pod's /etc files inside it.
+	if err := s.mountVolumes(&c, &pod, cfg); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	if err := s.fault("volumes"); err != nil {
+		return "", err
+	}
+
+	// 4. The process.
+	podCfg := podConfig(&pod)
+	c.Process, err = resolveProcess(&img.Config.Config, cfg, podCfg.GetHostname(), c.RootfsDir)
+	if err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	if cfg.GetLinux().GetSecurityContext().GetReadonlyRootfs() {
+		if err := sandbox.RemountReadOnly(c.RootfsDir); err != nil {
+			return "", err
+		}
+	}
+
+	// 5. The log file.
+	var logFile *os.File
+	if cfg.GetLogPath() != "" {
+		if podCfg.GetLogDirectory() == "" {
+			return "", fmt.Errorf("CreateContainer %q: log_path %q without the pod's log_directory: %w", md.Name, cfg.GetLogPath(), ErrInvalidArgument)
+		}
+		c.LogPath = filepath.Join(podCfg.GetLogDirectory(), cfg.GetLogPath())
+		if err := os.MkdirAll(filepath.Dir(c.LogPath), 0o755); err != nil {
+			return "", fmt.Errorf("log directory: %w", err)
+		}
+		_, statErr := os.Stat(c.LogPath)
+		logFile, err = os.OpenFile(c.LogPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+		if err != nil {
+			return "", fmt.Errorf("log file: %w", err)
+		}
+		defer logFile.Close()
+		if errors.Is(statErr, os.ErrNotExist) {
+			defer func() {
+				if retErr != nil {
+					os.Remove(c.LogPath)
+				}
+			}()
+		}
+	}
+	if err := s.fault("log"); err != nil {
+		return "", err
+	}
+
+	// 6. The gofer.
+	g, err := s.runner.StartGofer(c.RootfsDir, filepath.Join(dir, "gofer.log"))
+	if err != nil {
+		return "", err
+	}
+	defer g.Conn.Close()
+	c.GoferPID = g.PID
+	defer func() {
+		if retErr != nil {
+			sandbox.KillGofer(g.PID, c.RootfsDir)
+		}
+	}()
+	if err := s.fault("gofer"); err != nil {
+		return "", err
+	}
+
+	// 7. The container in the sentry.
+	req := control.CreateContainerRequest{
+		ID:          c.ID,
+		RootGoferFD: 0,
+		Process:     controlProcess(&c.Process),
+		LogFD:       -1,
+		Hostname:    podCfg.GetHostname(),
+	}
+	fds := []int{int(g.Conn.Fd())}
+	if logFile != nil {
+		req.LogFD = 1
+		fds = append(fds, int(logFile.Fd()))
+	}
+	if err := control.Call(pod.ControlSocket, control.MethodCreateContainer, req, fds, nil, 30*time.Second); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, sentryErr(err))
+	}
+	defer func() {
+		if retErr != nil {
+			control.Call(pod.ControlSocket, control.MethodRemoveContainer, control.ContainerRequest{ID: c.ID}, nil, nil, 5*time.Second)
+		}
+	}()
+	if err := s.fault("sentry"); err != nil {
+		return "", err
+	}
+
+	// 8. The record.
+	if err := s.store.AddContainer(c); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	s.emit(runtimeapi.ContainerEventType_CONTAINER_CREATED_EVENT, &c)
+	return c.ID, nil
+}
+
+// mountVolumes bind-mounts the config's mounts and the pod's /etc files
+// (unless the config mounts something on them) inside c's rootfs, and the
+// mount points the sentry needs (/proc, /sys, /dev), recording them in
+// c.HostMounts.
+func (s *Server) mountVolumes(c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) error {
+	taken := map[string]bool{}
+	for _, m := range cfg.GetMounts() {
+		if m.GetContainerPath() == "" || !filepath.IsAbs(m.GetContainerPath()) {
+			return fmt.Errorf("mount %q: container_path must be absolute: %w", m.GetContainerPath(), ErrInvalidArgument)
+		}
+		if m.GetHostPath() == "" {
+			return fmt.Errorf("mount %q: host_path is required: %w", m.GetContainerPath(), ErrInvalidArgument)
+		}
+		hp, err := sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), m.GetReadonly())
+		if err != nil {
+			return err
+		}
+		c.HostMounts = append(c.HostMounts, hp)
+		taken[filepath.Clean(m.GetContainerPath())] = true
+	}
+	for _, name := range sandbox.EtcFiles {
+		dest := "/etc/" + name
+		if taken[dest] {
+			continue
+		}
+		hp, err := sandbox.BindInRoot(c.RootfsDir, dest, filepath.Join(pod.Dir, name), false)
+		if err != nil {
+			return err
+		}
+		c.HostMounts = append(c.HostMounts, hp)
+	}
+	// Mount points of the sentry's own file systems, made now in case the
+	// rootfs becomes read-only.
+	for _, d := range []string{"proc", "sys", "dev"} {
+		if err := os.Mkdir(filepath.Join(c.RootfsDir, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// controlProcess is the control form of p, with no stdio of its own
+// (stdout and stderr go to the log).
+func controlProcess(p *store.Process) control.Process {
+	return control.Process{
+		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
+		UID: p.UID, GID: p.GID, Groups: p.Groups,
+		Stdin: -1, Stdout: -1, Stderr: -1,
+	}
+}
+
+// sentryErr maps a control error's errno to a sentinel.
+func sentryErr(err error) error {
+	var ce *control.Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	switch ce.Errno {
+	case 2: // ENOENT
+		return fmt.Errorf("%w (%w)", err, ErrNotFound)
+	case 17: // EEXIST
+		return fmt.Errorf("%w (%w)", err, ErrAlreadyExists)
+	case 22: // EINVAL
+		return fmt.Errorf("%w (%w)", err, ErrInvalidArgument)
+	}
+	if strings.Contains(ce.Msg, "not implemented") {
+		return fmt.Errorf("%w (%w)", err, ErrUnimplemented)
+	}
+	return err
 }

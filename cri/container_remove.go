@@ -2,17 +2,88 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"time"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/runsc-cri/runsc-cri/cri/sandbox"
+	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
-// RemoveContainer implements CRI RemoveContainer: it removes a container.
-// Not built yet: it answers Unimplemented.
+// RemoveContainer implements CRI RemoveContainer: it kills the container
+// if it still runs, removes it from its sentry, unmounts and deletes its
+// rootfs and forgets it. The log file stays (the kubelet owns it). As the
+// CRI spec asks, removing a removed (or unknown) container succeeds.
 func (s *Server) RemoveContainer(ctx context.Context, r *runtimeapi.RemoveContainerRequest) (*runtimeapi.RemoveContainerResponse, error) {
-	return s.removeContainer(ctx, r)
+	if err := s.removeContainer(ctx, r.GetContainerId()); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.RemoveContainerResponse{}, nil
 }
 
-func (s *Server) removeContainer(context.Context, *runtimeapi.RemoveContainerRequest) (*runtimeapi.RemoveContainerResponse, error) {
-	return nil, fmt.Errorf("RemoveContainer: the sandbox integration is not built yet: %w", ErrUnimplemented)
+func (s *Server) removeContainer(ctx context.Context, ref string) error {
+	id, err := s.store.ResolveContainer(ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.removeContainerLocked(ctx, id)
+}
+
+// removeContainerLocked takes the container's lock (the caller may hold
+// its pod's).
+func (s *Server) removeContainerLocked(ctx context.Context, id string) error {
+	unlock := s.ctrLocks.lock(id)
+	defer unlock()
+	c, err := s.store.Container(id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.stopContainerLocked(ctx, id, 0); err != nil {
+		return err
+	}
+	if p, err := s.store.Pod(c.PodID); err == nil && p.SentryPID != 0 {
+		err := control.Call(p.ControlSocket, control.MethodRemoveContainer, control.ContainerRequest{ID: id}, nil, nil, 10*time.Second)
+		if err != nil && !errors.Is(err, unix.ENOENT) && sandbox.Alive(p.ControlSocket) == nil {
+			return fmt.Errorf("RemoveContainer %s: %w", id, sentryErr(err))
+		}
+	}
+	// The gofer ends when the sentry drops its connection; make sure.
+	sandbox.KillGofer(c.GoferPID, c.RootfsDir)
+	if err := sandbox.Unmount(c.HostMounts); err != nil {
+		return fmt.Errorf("RemoveContainer %s: %w", id, err)
+	}
+	if err := s.images.RemoveRootfs(bg(ctx), c.RootfsKey); err != nil {
+		return fmt.Errorf("RemoveContainer %s: %w", id, err)
+	}
+	if err := removeContainerDir(s.containerDir(id)); err != nil {
+		return fmt.Errorf("RemoveContainer %s: %w", id, err)
+	}
+	if err := s.store.DeleteContainer(id); err != nil {
+		return err
+	}
+	s.emit(runtimeapi.ContainerEventType_CONTAINER_DELETED_EVENT, &c)
+	return nil
+}
+
+// removeContainerDir removes a container's directory without recursing
+// into anything (a mount left behind is never walked into: an error).
+func removeContainerDir(dir string) error {
+	for _, name := range []string{"rootfs", "gofer.log", ""} {
+		err := os.Remove(filepath.Join(dir, name))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,17 +2,46 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
-// RemovePodSandbox implements CRI RemovePodSandbox: it removes a stopped pod sandbox.
-// Not built yet: it answers Unimplemented.
+// RemovePodSandbox implements CRI RemovePodSandbox: it stops the pod if
+// needed, removes its containers and forgets it. As the CRI spec asks,
+// removing a removed (or unknown) pod succeeds.
 func (s *Server) RemovePodSandbox(ctx context.Context, r *runtimeapi.RemovePodSandboxRequest) (*runtimeapi.RemovePodSandboxResponse, error) {
-	return s.removePodSandbox(ctx, r)
+	if err := s.removePodSandbox(ctx, r.GetPodSandboxId()); err != nil {
+		return nil, err
+	}
+	return &runtimeapi.RemovePodSandboxResponse{}, nil
 }
 
-func (s *Server) removePodSandbox(context.Context, *runtimeapi.RemovePodSandboxRequest) (*runtimeapi.RemovePodSandboxResponse, error) {
-	return nil, fmt.Errorf("RemovePodSandbox: the sandbox integration is not built yet: %w", ErrUnimplemented)
+func (s *Server) removePodSandbox(ctx context.Context, ref string) error {
+	id, err := s.store.ResolvePod(ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	unlock := s.podLocks.lock(id)
+	defer unlock()
+	if err := s.stopPodLocked(ctx, id); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("stopping pod sandbox %s: %w", id, err)
+	}
+	for _, c := range s.store.Containers(id) {
+		if err := s.removeContainerLocked(ctx, c.ID); err != nil {
+			return fmt.Errorf("pod sandbox %s: %w", id, err)
+		}
+	}
+	if err := os.RemoveAll(s.podDir(id)); err != nil {
+		return fmt.Errorf("pod sandbox %s: %w", id, err)
+	}
+	return s.store.DeletePod(id)
 }

@@ -2,17 +2,71 @@ package cri
 
 import (
 	"context"
-	"fmt"
+	"encoding/json"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/runsc-cri/runsc-cri/cri/sandbox"
+	"github.com/runsc-cri/runsc-cri/cri/store"
 )
 
-// PodSandboxStatus implements CRI PodSandboxStatus: it reports a pod sandbox's state.
-// Not built yet: it answers Unimplemented.
+// PodSandboxStatus implements CRI PodSandboxStatus: the pod's state, with
+// its containers' statuses; with verbose, the pod's record and whether its
+// sentry answers, as JSON under "info".
 func (s *Server) PodSandboxStatus(ctx context.Context, r *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
 	return s.podSandboxStatus(ctx, r)
 }
 
-func (s *Server) podSandboxStatus(context.Context, *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
-	return nil, fmt.Errorf("PodSandboxStatus: the sandbox integration is not built yet: %w", ErrUnimplemented)
+func (s *Server) podSandboxStatus(_ context.Context, r *runtimeapi.PodSandboxStatusRequest) (*runtimeapi.PodSandboxStatusResponse, error) {
+	id, err := s.store.ResolvePod(r.GetPodSandboxId())
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.store.Pod(id)
+	if err != nil {
+		return nil, err
+	}
+	resp := &runtimeapi.PodSandboxStatusResponse{Status: s.podStatus(&p), Timestamp: time.Now().UnixNano()}
+	for _, c := range s.store.Containers(id) {
+		resp.ContainersStatuses = append(resp.ContainersStatuses, s.containerStatus(&c))
+	}
+	if r.GetVerbose() {
+		alive := ""
+		if err := sandbox.Alive(p.ControlSocket); err != nil {
+			alive = err.Error()
+		}
+		info := map[string]any{
+			"pod":          p,
+			"config":       podConfig(&p),
+			"sentryPing":   map[bool]string{true: "ok", false: alive}[alive == ""],
+			"runtimeSpec":  sandbox.Spec{Platform: p.Platform},
+			"networkReady": false,
+		}
+		b, err := json.Marshal(info)
+		if err != nil {
+			return nil, err
+		}
+		resp.Info = map[string]string{"info": string(b)}
+	}
+	return resp, nil
+}
+
+// podStatus is the CRI status of p.
+func (s *Server) podStatus(p *store.Pod) *runtimeapi.PodSandboxStatus {
+	cfg := podConfig(p)
+	return &runtimeapi.PodSandboxStatus{
+		Id:        p.ID,
+		Metadata:  podMetadata(p),
+		State:     podState(p),
+		CreatedAt: p.CreatedAt,
+		// No pod network yet: no IP.
+		Network: &runtimeapi.PodSandboxNetworkStatus{},
+		Linux: &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{
+			Options: cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(),
+		}},
+		Labels:         p.Labels,
+		Annotations:    p.Annotations,
+		RuntimeHandler: p.RuntimeHandler,
+	}
 }

@@ -10,22 +10,34 @@
 // errors from the image store need no translation); the one interceptor
 // in interceptor.go turns them into gRPC status codes and logs each call.
 //
-// Images are served by the embedded store in cri/images. The pod and
-// container calls answer Unimplemented until the sandbox integration
-// (cri/sandbox) is built; each sits in its own file to be replaced.
+// Images are served by the embedded store in cri/images. Pods and
+// containers are records in cri/store (under Root/state), run by
+// cri/sandbox: one sentry per pod, one gofer per container, talked to only
+// through sentry/control. Each running container has a watcher goroutine
+// (watch.go) blocked in control Wait that records its exit.
+//
+// Root holds images/ (the image store), state/ (the store), pods/<id>/
+// (a pod's spec, sentry log and /etc files), containers/<id>/ (a
+// container's rootfs mount point and gofer log) and s/ (control sockets,
+// named by the first 12 digits of the pod ID, which New IDs keep unique).
 //
 // # Lifecycle
 //
-// New opens the image store; Serve listens on the socket (its directory
+// New opens the image store and the pod store and reattaches to the pods
+// that survived the last daemon (recover.go); Serve listens on the socket (its directory
 // created 0700, a stale socket left by a dead daemon removed, a live one
 // refused) and serves until its context is done; then it stops accepting,
-// waits for in-flight calls (up to ShutdownTimeout, then cancels them) and
-// closes the store. Pods are not touched by a shutdown.
+// waits for in-flight calls (up to ShutdownTimeout, then cancels them),
+// stops the watchers and closes the image store. Pods are not touched by
+// a shutdown: their sentries and gofers keep running, and logs keep
+// flowing, since the sentry writes them.
 //
 // # Locking
 //
-// Server.mu guards only the runtime config set by UpdateRuntimeConfig;
-// the image store does its own locking.
+// Server.mu guards the runtime config set by UpdateRuntimeConfig and the
+// watcher table. Pod and container operations are serialised per object
+// by podLocks and ctrLocks (a pod's lock before its containers' locks);
+// the stores do their own locking and are always taken last.
 package cri
 
 import (
@@ -44,6 +56,8 @@ import (
 
 	"github.com/runsc-cri/runsc-cri/cri/config"
 	"github.com/runsc-cri/runsc-cri/cri/images"
+	"github.com/runsc-cri/runsc-cri/cri/sandbox"
+	"github.com/runsc-cri/runsc-cri/cri/store"
 )
 
 // RuntimeName is reported by Version.
@@ -66,10 +80,25 @@ type Server struct {
 	version string
 	images  *images.Store
 
+	store  *store.Store
+	runner *sandbox.Runner
+	events events
+	inject injectFault
+
+	podLocks, ctrLocks keyedMutex
+
+	// watchCtx ends the watchers at shutdown; watchWG counts them.
+	watchCtx    context.Context
+	watchCancel context.CancelFunc
+	watchWG     sync.WaitGroup
+
 	mu sync.Mutex
 	// podCIDR is the node's pod CIDR from UpdateRuntimeConfig. Guarded
 	// by mu.
 	podCIDR string
+	// exited has one channel per watched container, closed when its
+	// exit is recorded. Guarded by mu.
+	exited map[string]chan struct{}
 }
 
 // Option configures New.
@@ -81,16 +110,44 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithVersion sets the runtime version reported by Version.
 func WithVersion(v string) Option { return func(s *Server) { s.version = v } }
 
+// WithBinary sets the runsc-cri executable started as sentry and gofer
+// (default: this process's executable).
+func WithBinary(path string) Option { return func(s *Server) { s.runner.Binary = path } }
+
+// withFaults injects failures into RunPodSandbox and CreateContainer
+// (tests).
+func withFaults(f injectFault) Option { return func(s *Server) { s.inject = f } }
+
 // New opens the image store under cfg.Root and returns a server ready to
 // Serve.
 func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error) {
-	s := &Server{cfg: cfg, log: slog.Default(), version: "0.1.0-dev"}
+	s := &Server{cfg: cfg, log: slog.Default(), version: "0.1.0-dev", runner: &sandbox.Runner{},
+		exited: map[string]chan struct{}{}}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	s.cfg = cfg
+	s.runner.Log = s.log
+	if s.runner.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		s.runner.Binary = exe
+	}
+	for _, d := range []string{podsDir, containersDir, socketsDir} {
+		if err := os.MkdirAll(filepath.Join(cfg.Root, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	ps, err := store.Open(filepath.Join(cfg.Root, stateDir))
+	if err != nil {
+		return nil, err
+	}
+	s.store = ps
 	st, err := images.Open(ctx, images.Options{
 		Root:              filepath.Join(cfg.Root, "images"),
 		RegistryConfigDir: cfg.RegistryConfigDir,
@@ -100,6 +157,8 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error
 		return nil, err
 	}
 	s.images = st
+	s.watchCtx, s.watchCancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.recover(ctx)
 	return s, nil
 }
 
@@ -111,6 +170,7 @@ func (s *Server) Images() *images.Store { return s.images }
 // once the socket accepts connections.
 func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
 	defer s.images.Close()
+	defer s.stopWatchers()
 	l, err := listen(s.cfg.Socket)
 	if err != nil {
 		return err

@@ -107,6 +107,9 @@ type Container struct {
 	HostMounts []string `json:"hostMounts,omitempty"`
 	// GoferPID is the host PID of its gofer.
 	GoferPID int `json:"goferPID,omitempty"`
+	// Process is the container's resolved init process (also the
+	// defaults of an exec in it).
+	Process Process `json:"process"`
 	// StopSignal is the image's STOPSIGNAL ("" for SIGTERM).
 	StopSignal string `json:"stopSignal,omitempty"`
 	// Labels and Annotations are the config's, for filters.
@@ -125,6 +128,9 @@ func (c *Container) clone() *Container {
 	n.Config = slices.Clone(c.Config)
 	n.Resources = slices.Clone(c.Resources)
 	n.HostMounts = slices.Clone(c.HostMounts)
+	n.Process.Args = slices.Clone(c.Process.Args)
+	n.Process.Env = slices.Clone(c.Process.Env)
+	n.Process.Groups = slices.Clone(c.Process.Groups)
 	n.Labels = maps.Clone(c.Labels)
 	n.Annotations = maps.Clone(c.Annotations)
 	return &n
@@ -142,4 +148,15 @@ func itoa(u uint32) string {
 		u /= 10
 	}
 	return string(b[i:])
+}
+
+// Process is a resolved process: image config and CRI config merged,
+// user names looked up.
+type Process struct {
+	Args   []string `json:"args"`
+	Env    []string `json:"env,omitempty"`
+	Cwd    string   `json:"cwd"`
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups,omitempty"`
 }

@@ -142,6 +142,9 @@ type SignalRequest struct {
 	// All sends the signal to every process of the container instead of
 	// its init process only.
 	All bool `json:"all,omitempty"`
+	// PID, if not 0, sends the signal to that process (one started by
+	// Exec, as ExecResult.PID names it) instead (ExecSync timeouts).
+	PID int `json:"pid,omitempty"`
 }
 
 // WaitResult is an exit status.

@@ -1,0 +1,179 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// BindInRoot bind-mounts the host path src (recursively; created as a
+// directory if it does not exist, as containerd does) on dest inside the
+// directory tree root, read-only if ro. The mount point is created if
+// missing, every component resolved inside root (RESOLVE_IN_ROOT), so a
+// symlink in the tree cannot place the mount outside it. It returns the
+// host path of the mount point, for Unmount.
+func BindInRoot(root, dest, src string, ro bool) (string, error) {
+	st, err := os.Stat(src)
+	if errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(src, 0o755); err != nil {
+			return "", fmt.Errorf("mount source %s: %w", src, err)
+		}
+		st, err = os.Stat(src)
+	}
+	if err != nil {
+		return "", fmt.Errorf("mount source %s: %w", src, err)
+	}
+	target, err := mountPoint(root, dest, st.IsDir())
+	if err != nil {
+		return "", fmt.Errorf("mount point %s: %w", dest, err)
+	}
+	defer unix.Close(target)
+	hostPath, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(target))
+	if err != nil {
+		return "", err
+	}
+	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return "", fmt.Errorf("bind %s: %w", src, err)
+	}
+	defer unix.Close(tree)
+	if ro {
+		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+			return "", fmt.Errorf("bind %s read-only: %w", src, err)
+		}
+	}
+	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return "", fmt.Errorf("bind %s on %s: %w", src, dest, err)
+	}
+	return hostPath, nil
+}
+
+// mountPoint opens (creating as needed) dest inside root, a directory or
+// an empty file, and returns an O_PATH fd of it.
+func mountPoint(root, dest string, dir bool) (int, error) {
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(rootFD)
+	clean := strings.TrimPrefix(path.Clean("/"+dest), "/")
+	if clean == "" {
+		return -1, fmt.Errorf("cannot mount on the root: %w", unix.EINVAL)
+	}
+	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	parts := strings.Split(clean, "/")
+	cur, err := unix.Dup(rootFD)
+	if err != nil {
+		return -1, err
+	}
+	for i, name := range parts {
+		last := i == len(parts)-1
+		prefix := strings.Join(parts[:i+1], "/")
+		fd, err := unix.Openat2(rootFD, prefix, how)
+		if errors.Is(err, unix.ENOENT) {
+			switch {
+			case !last || dir:
+				err = unix.Mkdirat(cur, name, 0o755)
+			default:
+				var f int
+				f, err = unix.Openat(cur, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+				if err == nil {
+					unix.Close(f)
+				}
+			}
+			if err != nil && !errors.Is(err, unix.EEXIST) {
+				unix.Close(cur)
+				return -1, err
+			}
+			fd, err = unix.Openat2(rootFD, prefix, how)
+		}
+		unix.Close(cur)
+		if err != nil {
+			return -1, err
+		}
+		cur = fd
+	}
+	return cur, nil
+}
+
+// RemountReadOnly makes the mount at target (not its submounts)
+// read-only.
+func RemountReadOnly(target string) error {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, target, unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return fmt.Errorf("read-only rootfs: %w", err)
+	}
+	return nil
+}
+
+// Unmount detaches the mounts at paths, last first; a path that is not
+// mounted (any more) is skipped.
+func Unmount(paths []string) error {
+	var first error
+	for i := len(paths) - 1; i >= 0; i-- {
+		err := unix.Unmount(paths[i], unix.MNT_DETACH)
+		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && first == nil {
+			first = fmt.Errorf("unmount %s: %w", paths[i], err)
+		}
+	}
+	return first
+}
+
+// EtcFiles are the per-pod files bind-mounted into each container.
+var EtcFiles = []string{"hostname", "hosts", "resolv.conf"}
+
+// WriteEtcFiles writes dir/hostname, dir/hosts and dir/resolv.conf for a
+// pod: the hostname, a hosts file naming it, and resolv.conf from the
+// pod's DNS config (the host's own resolv.conf when there is none).
+func WriteEtcFiles(dir, hostname string, dns *runtimeapi.DNSConfig) error {
+	hosts := "127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\n" +
+		"fe00::0\tip6-mcastprefix\n" +
+		"fe00::1\tip6-allnodes\n" +
+		"fe00::2\tip6-allrouters\n" +
+		"127.0.1.1\t" + hostname + "\n"
+	var resolv []byte
+	if dns == nil {
+		b, err := os.ReadFile("/etc/resolv.conf")
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		resolv = b
+	} else {
+		var sb strings.Builder
+		if len(dns.Searches) > 0 {
+			sb.WriteString("search " + strings.Join(dns.Searches, " ") + "\n")
+		}
+		for _, s := range dns.Servers {
+			sb.WriteString("nameserver " + s + "\n")
+		}
+		if len(dns.Options) > 0 {
+			sb.WriteString("options " + strings.Join(dns.Options, " ") + "\n")
+		}
+		resolv = []byte(sb.String())
+	}
+	files := map[string][]byte{
+		"hostname":    []byte(hostname + "\n"),
+		"hosts":       []byte(hosts),
+		"resolv.conf": resolv,
+	}
+	for name, b := range files {
+		if err := os.WriteFile(path.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+// Package sandbox starts, stops and reattaches to the processes of a pod:
+// its sentry (`runsc-cri boot --pod`) and its gofers (`runsc-cri gofer`),
+// and prepares the host side of each container's file system. It talks
+// to a sentry only through sentry/control.
+//
+// # Processes and daemon restarts
+//
+// A pod is one sentry: `runsc-cri boot --pod --control SOCKET --spec FILE`,
+// a kernel with no init process that serves the control protocol on
+// SOCKET. Containers are process trees inside it, created over control.
+//
+// Files reach a container through one gofer per container (not one per
+// pod): the daemon mounts the container's rootfs snapshot on a host
+// directory, bind-mounts the container's volumes, host paths and the
+// pod's /etc/hostname, /etc/hosts and /etc/resolv.conf inside it (each
+// mount point created with every path component resolved inside the
+// rootfs, so an image's symlinks cannot send a mount outside it), and only
+// then starts a gofer on that directory. The gofer clones the whole tree
+// into its own mount namespace, so one connection serves the rootfs with
+// every volume in it, and the daemon never needs mount propagation into a
+// running gofer. The connection's other end is passed to the sentry in
+// CreateContainer. Read-only volumes are read-only bind mounts (the host
+// kernel refuses writes); a read-only rootfs is a read-only remount of the
+// rootfs mount alone, so writable volumes inside it stay writable.
+//
+// Everything must outlive the daemon. The sentry is started in a session
+// of its own with no parent-death signal; the daemon reaps it while it
+// lives, and after a daemon exit it is re-parented to init. The gofer sets
+// PR_SET_PDEATHSIG(SIGKILL) on its parent, so its parent must be a process
+// that lives exactly as long as the container's files are needed: it is
+// started without --mntns, so gofer.Main re-executes itself in a new mount
+// namespace and stays as the waiting parent of the real gofer. That
+// waiting process is what the daemon starts (own session, no death
+// signal): a daemon exit leaves both running; the gofer ends when the
+// sentry closes the connection (container removed, or sentry gone), and
+// its waiting parent with it.
+//
+// Not done yet: cgroups (the sentry's memory limit is its memory file's
+// size; there is no host CPU limit), pod networking (the sentry's
+// network stack is not attached to a CNI interface), and oom_score_adj,
+// which is only attempted: lowering it needs CAP_SYS_RESOURCE, and a
+// failure is a warning.
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/sentry/control"
+)
+
+// Spec is the pod spec given to `runsc-cri boot --pod --spec FILE`.
+type Spec struct {
+	// Platform names the platform ("ptrace", "kvm").
+	Platform string `json:"platform"`
+	// MemoryLimit is the most application memory the pod may use (0: the
+	// sentry's default).
+	MemoryLimit uint64 `json:"memoryLimit,omitempty"`
+	// Hostname is the pod's UTS hostname.
+	Hostname string `json:"hostname"`
+	// Debug logs every system call.
+	Debug bool `json:"debug,omitempty"`
+}
+
+// Runner starts pod processes.
+type Runner struct {
+	// Binary is the runsc-cri executable.
+	Binary string
+	Log    *slog.Logger
+	// StartTimeout bounds how long StartSentry waits for the control
+	// socket to answer (default 10s).
+	StartTimeout time.Duration
+	// OOMScoreAdj, if not 0, is written for every sentry and gofer; a
+	// failure is logged as a warning.
+	OOMScoreAdj int
+}
+
+// Sentry is a started pod sentry.
+type Sentry struct {
+	PID    int
+	Socket string
+}
+
+// StartSentry starts a pod sentry with its files in dir (spec.json,
+// sentry.log) and its control socket at socket, and waits until it
+// answers Ping. On failure nothing is left running.
+func (r *Runner) StartSentry(dir, socket string, spec Spec) (_ *Sentry, retErr error) {
+	specPath := filepath.Join(dir, "spec.json")
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(specPath, b, 0o600); err != nil {
+		return nil, fmt.Errorf("pod spec: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "sentry.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sentry log: %w", err)
+	}
+	defer logf.Close()
+	os.Remove(socket)
+	cmd := exec.Command(r.Binary, "boot", "--pod", "--control", socket, "--spec", specPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = "/"
+	// Own session, no death signal: the sentry outlives the daemon.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the sentry: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }() // reap while we live
+	defer func() {
+		if retErr != nil {
+			cmd.Process.Kill()
+			<-exited
+			os.Remove(socket)
+		}
+	}()
+	r.oomScore(cmd.Process.Pid)
+	timeout := r.StartTimeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	deadline := time.Now().Add(timeout)
+	delay := time.Millisecond
+	for {
+		var pr control.PingResult
+		err := control.Call(socket, control.MethodPing, struct{}{}, nil, &pr, time.Second)
+		if err == nil {
+			return &Sentry{PID: cmd.Process.Pid, Socket: socket}, nil
+		}
+		select {
+		case <-exited:
+			return nil, fmt.Errorf("the sentry exited during start-up (%v); see %s", cmd.ProcessState, filepath.Join(dir, "sentry.log"))
+		case <-time.After(delay):
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the sentry did not answer on %s within %v: %w", socket, timeout, err)
+		}
+		if delay < 50*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// Gofer is a started gofer.
+type Gofer struct {
+	// PID is the gofer's waiting parent (its lifetime is the gofer's).
+	PID int
+	// Conn is the sentry's end of the gofer's socket; the caller passes
+	// it to the sentry and closes it.
+	Conn *os.File
+}
+
+// StartGofer starts a gofer serving root (read-write), logging to logPath.
+func (r *Runner) StartGofer(root, logPath string) (*Gofer, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("gofer socket: %w", err)
+	}
+	sentryEnd := os.NewFile(uintptr(fds[0]), "gofer-sentry-end")
+	goferEnd := os.NewFile(uintptr(fds[1]), "gofer-gofer-end")
+	defer goferEnd.Close()
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		sentryEnd.Close()
+		return nil, fmt.Errorf("gofer log: %w", err)
+	}
+	defer logf.Close()
+	// No --mntns: gofer.Main re-executes itself in a new mount namespace
+	// and stays as the gofer's parent (see the package comment).
+	cmd := exec.Command(r.Binary, "gofer", "--root", root, "--sock-fd", "3")
+	cmd.ExtraFiles = []*os.File{goferEnd}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		sentryEnd.Close()
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	go cmd.Wait()
+	r.oomScore(cmd.Process.Pid)
+	return &Gofer{PID: cmd.Process.Pid, Conn: sentryEnd}, nil
+}
+
+func (r *Runner) oomScore(pid int) {
+	if r.OOMScoreAdj == 0 {
+		return
+	}
+	err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(r.OOMScoreAdj)), 0)
+	if err != nil && r.Log != nil {
+		r.Log.Warn("cannot set oom_score_adj (lowering it needs CAP_SYS_RESOURCE)", "pid", pid, "err", err)
+	}
+}
+
+// Alive reports whether the sentry answers on socket.
+func Alive(socket string) error {
+	var pr control.PingResult
+	return control.Call(socket, control.MethodPing, struct{}{}, nil, &pr, 2*time.Second)
+}
+
+// Shutdown ends a pod's sentry: control Shutdown, then SIGKILL of pid if
+// it is still there after timeout. A sentry already gone is not an error.
+func Shutdown(socket string, pid int, timeout time.Duration) error {
+	err := control.Call(socket, control.MethodShutdown, struct{}{}, nil, nil, timeout)
+	if pid > 0 {
+		deadline := time.Now().Add(timeout)
+		for processAlive(pid) && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if processAlive(pid) && cmdlineHas(pid, socket) {
+			if kerr := unix.Kill(pid, unix.SIGKILL); kerr != nil && !errors.Is(kerr, unix.ESRCH) {
+				return fmt.Errorf("killing the sentry %d: %w", pid, kerr)
+			}
+		}
+	}
+	_ = err // a dead sentry cannot answer; being gone is what we want
+	os.Remove(socket)
+	return nil
+}
+
+// processAlive reports whether pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the last ')' of the command name.
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] == ')' {
+			return i+2 < len(b) && b[i+2] != 'Z' && b[i+2] != 'X'
+		}
+	}
+	return true
+}
+
+// KillGofer SIGKILLs the gofer pid serving root if it still exists (its
+// command line is checked, so a reused PID is left alone).
+func KillGofer(pid int, root string) {
+	if pid <= 0 || !processAlive(pid) {
+		return
+	}
+	if !cmdlineHas(pid, "gofer") || !cmdlineHas(pid, root) {
+		return
+	}
+	unix.Kill(pid, unix.SIGKILL)
+}
+
+// cmdlineHas reports whether pid's command line has the argument arg.
+func cmdlineHas(pid int, arg string) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	return err == nil && strings.Contains(string(b), "\x00"+arg+"\x00")
+}

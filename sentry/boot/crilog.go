@@ -82,7 +82,11 @@ func (l *criLog) reopen(f *os.File) {
 }
 
 // close closes the log file; later records are dropped.
-func (l *criLog) close() { l.reopen(nil) }
+func (l *criLog) close() {
+	if l != nil {
+		l.reopen(nil)
+	}
+}
 
 // copyStream reads r until it ends and writes its lines as records of
 // stream ("stdout" or "stderr").

@@ -2,6 +2,7 @@ package ptrace
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -17,14 +18,32 @@ type addressSpace struct {
 	// reuse; closed by the reaper.
 	pidfd int
 
+	// opMu serializes the system calls run in the stub for this address
+	// space (mappings), so that queued ones (see pending) keep their order
+	// with later ones. Taken before mu.
+	opMu sync.Mutex
+
 	mu       sync.Mutex
-	released bool            // guarded by mu
+	released bool // guarded by mu
+	// attached is set when the first context thread is seized. Until then
+	// no thread of the stub runs application code, so MapFile and Unmap
+	// only queue their calls in pending (no controller round trip); the
+	// first context flushes them into its new thread before it runs.
+	// Guarded by mu (and changed with opMu held).
+	attached bool
+	pending  []stubCall
 	reaped   bool            // the stub's exit was collected; guarded by mu
 	spare    int             // tid of an unclaimed thread waiting in pause(), or 0; guarded by mu
 	threads  map[int]*thread // live context threads by tid; guarded by mu
 	// tracers maps the OS thread id of a context to its thread here, so
 	// MapFile/Unmap from that context's goroutine can inject directly.
 	tracers map[int]*thread // guarded by mu
+}
+
+// stubCall is a system call to run in the stub.
+type stubCall struct {
+	nr   uintptr
+	args [6]uintptr
 }
 
 // MapFile implements platform.AddressSpace.
@@ -57,11 +76,20 @@ func (a *addressSpace) Unmap(addr uintptr, length uintptr) {
 func (a *addressSpace) syscall(nr uintptr, args ...uintptr) (uintptr, error) {
 	var argv [6]uintptr
 	copy(argv[:], args)
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
 	tid := gettid()
 	a.mu.Lock()
 	if a.released {
 		a.mu.Unlock()
 		return 0, errDead
+	}
+	if !a.attached {
+		// Nothing runs in the stub: queue (the result is only known at
+		// the flush; mmap and munmap of valid ranges do not fail).
+		a.pending = append(a.pending, stubCall{nr, argv})
+		a.mu.Unlock()
+		return 0, nil
 	}
 	t := a.tracers[tid]
 	a.mu.Unlock()
@@ -109,6 +137,7 @@ func (a *addressSpace) Release() {
 	}
 	a.released = true
 	a.spare = 0
+	a.pending = nil
 	tids := make([]int, 0, len(a.threads))
 	for tid, t := range a.threads {
 		t.dead.Store(true)
@@ -138,4 +167,24 @@ func (a *addressSpace) Release() {
 	a.p.mu.Lock()
 	delete(a.p.spaces, a)
 	a.p.mu.Unlock()
+}
+
+// attach ends queueing: it is called with t, the first context thread of
+// a, just seized by the caller, and runs the queued calls in it. An error
+// means a queued mapping could not be made: the address space is unusable.
+func (a *addressSpace) attach(t *thread) error {
+	a.opMu.Lock()
+	defer a.opMu.Unlock()
+	a.mu.Lock()
+	calls := a.pending
+	a.pending = nil
+	a.attached = true
+	a.mu.Unlock()
+	for _, c := range calls {
+		regs := injectRegs(stubSyscall, c.nr, c.args)
+		if _, err := inject(t.tid, &regs, stubSyscall+2); err != nil {
+			return fmt.Errorf("ptrace: queued stub call %d: %w", c.nr, err)
+		}
+	}
+	return nil
 }

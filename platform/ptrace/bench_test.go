@@ -108,6 +108,13 @@ func TestStubMaps(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
 	defer as.Release()
+	// The mappings are made when the first context enters the stub.
+	locked(func() {
+		c, _ := e.p.NewContext()
+		defer c.Release()
+		r := regsAt(offSyscall2)
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+	})
 	maps, err := os.ReadFile("/proc/" + strconv.Itoa(as.pid) + "/maps")
 	if err != nil {
 		t.Fatal(err)

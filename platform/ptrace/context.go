@@ -134,7 +134,16 @@ func (c *context) newThread(a *addressSpace) (*thread, error) {
 	}
 	a.threads[tid] = t
 	a.tracers[c.tracer] = t
+	attached := a.attached
 	a.mu.Unlock()
+	if !attached {
+		if err := a.attach(t); err != nil {
+			// The mappings the memory manager counts on are missing:
+			// the stub must not run. (Release reaps t.)
+			unix.PidfdSendSignal(a.pidfd, unix.SIGKILL, nil, 0)
+			return nil, err
+		}
+	}
 	return t, nil
 }
 

@@ -215,6 +215,14 @@ func (c *controller) newStub() (pid, spare int, err error) {
 	return pid, spare, nil
 }
 
+// killStub kills and reaps a stub process that has no context threads
+// (only its control thread, traced by the controller, and perhaps an
+// untraced spare thread).
+func (c *controller) killStub(pid int) {
+	unix.Kill(pid, unix.SIGKILL)
+	reap(pid)
+}
+
 // forkStub forks the master and seizes the child.
 func (c *controller) forkStub() (int, error) {
 	var a [6]uintptr

@@ -84,7 +84,22 @@ type ptracePlatform struct {
 	mu     sync.Mutex
 	spaces map[*addressSpace]struct{} // live address spaces; guarded by mu
 	closed bool                       // guarded by mu
+	// pool holds stubs made ahead of time (see poolSize); refilling
+	// counts the refills posted to the controller and not yet done.
+	// Guarded by mu.
+	pool      []pooledStub
+	refilling int
 }
+
+// poolSize is how many stub processes the controller keeps ready. Creating
+// one (fork of the master, seizing it, cloning its spare thread) takes
+// 100-200 µs; the controller does it in the background, while the
+// application runs, so that fork and exec find one ready: a fork+exec
+// takes two.
+const poolSize = 2
+
+// pooledStub is a stub process waiting in the pool.
+type pooledStub struct{ pid, spare int }
 
 // New returns a ptrace platform over the memory file memfd. It fails with
 // an error wrapping platform.ErrUnavailable if the host forbids ptrace.
@@ -120,7 +135,62 @@ func newPlatform(memfd int, forkMode bool) (*ptracePlatform, error) {
 		ctl.stop()
 		return nil, fpErr
 	}
+	p.mu.Lock()
+	p.refillLocked()
+	p.mu.Unlock()
 	return p, nil
+}
+
+// refillLocked posts to the controller the creation of the stubs the pool
+// lacks. p.mu must be held.
+func (p *ptracePlatform) refillLocked() {
+	for ; !p.closed && len(p.pool)+p.refilling < poolSize; p.refilling++ {
+		p.ctl.post(p.refillOne)
+	}
+}
+
+// refillOne runs on the controller: it adds one stub to the pool.
+func (p *ptracePlatform) refillOne() {
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	var s pooledStub
+	var err error
+	if !closed {
+		s.pid, s.spare, err = p.ctl.newStub()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refilling--
+	if closed || err != nil {
+		return // NewAddressSpace creates stubs itself meanwhile
+	}
+	if p.closed {
+		p.ctl.killStub(s.pid)
+		return
+	}
+	p.pool = append(p.pool, s)
+}
+
+// takeStub returns a stub for a new address space: from the pool, else
+// made now on the controller.
+func (p *ptracePlatform) takeStub() (pid, spare int, err error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return 0, 0, unix.EINVAL
+	}
+	if n := len(p.pool); n > 0 {
+		s := p.pool[n-1]
+		p.pool = p.pool[:n-1]
+		p.refillLocked()
+		p.mu.Unlock()
+		return s.pid, s.spare, nil
+	}
+	p.refillLocked()
+	p.mu.Unlock()
+	p.ctl.do(func() { pid, spare, err = p.ctl.newStub() })
+	return pid, spare, err
 }
 
 // Name implements platform.Platform.
@@ -137,15 +207,7 @@ func (p *ptracePlatform) FPStateSize() int { return p.fpSize }
 
 // NewAddressSpace implements platform.Platform.
 func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
-	p.mu.Lock()
-	closed := p.closed
-	p.mu.Unlock()
-	if closed {
-		return nil, unix.EINVAL
-	}
-	var pid, spare int
-	var err error
-	p.ctl.do(func() { pid, spare, err = p.ctl.newStub() })
+	pid, spare, err := p.takeStub()
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +249,16 @@ func (p *ptracePlatform) Close() {
 	for a := range p.spaces {
 		spaces = append(spaces, a)
 	}
+	pool := p.pool
+	p.pool = nil
 	p.mu.Unlock()
 	for _, a := range spaces {
 		a.Release()
 	}
+	p.ctl.do(func() {
+		for _, s := range pool {
+			p.ctl.killStub(s.pid)
+		}
+	})
 	p.ctl.stop()
 }

@@ -630,7 +630,9 @@ func TestStress(t *testing.T) {
 				ctxs <- c
 				r := regsAt(offLoop)
 				r.Rdi = uint64(dataAddr + 8*i)
-				for n := 0; n < 2000; {
+				// At least 2000 calls, and on until some interrupt
+				// arrived (the calls can outrun the interrupter).
+				for n := 0; n < 2000 || interrupts.Load() == 0 && n < 1000000; {
 					r.Rax = uint64(n)
 					ev, _, err := c.Switch(as, &r)
 					if err != nil {
@@ -757,5 +759,39 @@ func TestSyscallResultWithPendingStop(t *testing.T) {
 					result, r.OrigRax, r.Rip, result, codeAddr+offSyscall2+4)
 			}
 		})
+	}
+}
+
+// TestQueuedMappings: mappings made before any context entered the stub
+// are queued and applied in order when the first one does.
+func TestQueuedMappings(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS() // code, data and read-only pages: queued
+	defer as.Release()
+	page := e.alloc(nil)
+	if err := as.MapFile(unmapped, page, pageSize, platform.ReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	as.Unmap(unmapped, pageSize) // queued after the map: the page ends unmapped
+	if n := len(as.pending); n != 5 {
+		t.Errorf("%d queued calls, want 5", n)
+	}
+	locked(func() {
+		c, _ := e.p.NewContext()
+		defer c.Release()
+		r := regsAt(offStore)
+		r.Rdi, r.Rax = dataAddr, 7
+		mustSwitch(t, c, as, &r, platform.EventSyscall)
+		if got := e.mf.Slice(e.data, 1)[0]; got != 7 {
+			t.Errorf("store through a queued mapping: data page holds %d", got)
+		}
+		r = regsAt(offStore)
+		r.Rdi = unmapped
+		if info := mustSwitch(t, c, as, &r, platform.EventFault); info.Addr != unmapped {
+			t.Errorf("fault at %#x, want %#x", info.Addr, uintptr(unmapped))
+		}
+	})
+	if len(as.pending) != 0 || !as.attached {
+		t.Error("queue not flushed")
 	}
 }

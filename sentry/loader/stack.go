@@ -1,6 +1,7 @@
 package loader
 
 import (
+	"debug/elf"
 	"encoding/binary"
 	"io"
 
@@ -128,6 +129,7 @@ func load(m *mm.MemoryManager, a Args, f File, ei *elfInfo, filename string, arg
 		if err != nil {
 			return Result{}, err
 		}
+		defer prefaultImage(m, iei, ibias)
 		res.InterpBias = ibias
 		res.Entry = ibias + uintptr(iei.entry)
 	}
@@ -241,5 +243,45 @@ func load(m *mm.MemoryManager, a Args, f File, ei *elfInfo, filename string, arg
 	res.StackPointer = sp
 	m.SetArgvEnv(res.ArgvStart, res.ArgvEnd, res.EnvStart, res.EnvEnd)
 	m.SetAuxv(auxv)
+	prefaultImage(m, ei, bias)
+	// The stack from a little below the initial rsp (the program's first
+	// frames) to its top.
+	m.Prefault(max(sp-prefaultStackBelow, stackTop-stackSize), stackTop-max(sp-prefaultStackBelow, stackTop-stackSize), true)
 	return res, nil
+}
+
+// Prefaulting. Every page the new program touches first costs a fault; on
+// the ptrace platform a fault is a stop and a resume of the program on top
+// of the mapping, so the loader maps what every program touches at once
+// (mm.Prefault) in one go per VMA: the read-only segments of the
+// executable and the interpreter whole up to prefaultSegment bytes (else
+// their first prefaultLarge bytes; the rest faults in windows), the
+// writable ones up to prefaultWritable bytes and copied (data, the start of
+// bss: written at once by every libc), and the top of the stack. Best
+// effort: errors are left to the faults.
+const (
+	prefaultSegment    = 2 << 20
+	prefaultLarge      = 512 << 10
+	prefaultWritable   = 64 << 10
+	prefaultStackBelow = 16 << 10
+)
+
+// prefaultImage prefaults the PT_LOAD segments of an image loaded at bias.
+func prefaultImage(m *mm.MemoryManager, ei *elfInfo, bias uintptr) {
+	for _, p := range ei.loads {
+		start := (bias + uintptr(p.Vaddr)) &^ pageMask
+		end := (bias + uintptr(p.Vaddr) + uintptr(p.Memsz) + pageMask) &^ pageMask
+		if end <= start {
+			continue
+		}
+		write := elf.ProgFlag(p.Flags)&elf.PF_W != 0
+		n := end - start
+		switch {
+		case write:
+			n = min(n, prefaultWritable)
+		case n > prefaultSegment:
+			n = prefaultLarge
+		}
+		m.Prefault(start, n, write)
+	}
 }

@@ -114,8 +114,12 @@ func (t *Task) Execve(dirfd int32, filename string, argv, envv []string) error {
 	oldFDs.DecRef()
 	t.fdTable.CloseOnExec()
 
-	t.ctx.Forget(oldMM.AddressSpace())
+	// The old address space goes first: if this was its last user, its
+	// stub process is killed with our thread in it and Forget has nothing
+	// left to do (no exit to inject into the thread and wait for).
+	oldAS := oldMM.AddressSpace()
 	oldMM.DecUsers()
+	t.ctx.Forget(oldAS)
 	t.regs = arch.InitialRegisters(res.Entry, res.StackPointer)
 	t.clearChildTID = 0
 	t.robustList = 0

@@ -313,7 +313,12 @@ func (b *mountBuilder) mount(m mountSpec) error {
 		flags.NoSuid, flags.NoDev = true, true
 	case "bind":
 		var err error
-		if src, err = b.bindSource(m); err != nil {
+		if m.gofer != nil && strings.Trim(path.Clean("/"+m.Source), "/") == "" {
+			// The gofer serves the volume itself: mount it directly.
+			if fs, err = b.goferFS(m); err != nil {
+				return err
+			}
+		} else if src, err = b.bindSource(m); err != nil {
 			return err
 		}
 		source = m.Source
@@ -331,7 +336,7 @@ func (b *mountBuilder) mount(m mountSpec) error {
 	isDir := true
 	if src.Ok() {
 		defer src.DecRef()
-		st, err := v.StatAt(rootCtx, &vfs.PathOperation{Root: src, Start: src, Path: "."})
+		st, err := src.Dentry.Inode().Stat(rootCtx)
 		if err != nil {
 			return c.errorf("mount %s: stat of source %q: %w", dest, m.Source, err)
 		}
@@ -371,18 +376,9 @@ func (b *mountBuilder) bindSource(m mountSpec) (vfs.VirtualDentry, error) {
 	}
 	var base vfs.VirtualDentry
 	if m.gofer != nil {
-		fd, err := takeFD(m.gofer)
+		fs, err := b.goferFS(m)
 		if err != nil {
-			return vfs.VirtualDentry{}, c.errorf("bind mount %s: gofer connection: %w", m.Destination, err)
-		}
-		cl, err := client.NewFD(fd)
-		if err != nil {
-			return vfs.VirtualDentry{}, c.errorf("bind mount %s: gofer connection: %w", m.Destination, err)
-		}
-		c.clients = append(c.clients, cl)
-		fs, err := goferfs.New(p.m.v, cl, p.m.mf, goferfs.Options{ReadOnly: m.ReadOnly})
-		if err != nil {
-			return vfs.VirtualDentry{}, c.errorf("bind mount %s: gofer root: %w", m.Destination, err)
+			return vfs.VirtualDentry{}, err
 		}
 		b.volumes++
 		hidden := fmt.Sprintf("/.%s/v%d", c.id, b.volumes)
@@ -406,6 +402,26 @@ func (b *mountBuilder) bindSource(m mountSpec) (vfs.VirtualDentry, error) {
 		return vfs.VirtualDentry{}, c.errorf("bind mount %s: source %q: %w", m.Destination, m.Source, err)
 	}
 	return src, nil
+}
+
+// goferFS returns a filesystem over the mount's gofer connection (which it
+// takes); the container closes the connection on removal.
+func (b *mountBuilder) goferFS(m mountSpec) (*vfs.Filesystem, error) {
+	c := b.c
+	fd, err := takeFD(m.gofer)
+	if err != nil {
+		return nil, c.errorf("bind mount %s: gofer connection: %w", m.Destination, err)
+	}
+	cl, err := client.NewFD(fd)
+	if err != nil {
+		return nil, c.errorf("bind mount %s: gofer connection: %w", m.Destination, err)
+	}
+	c.clients = append(c.clients, cl)
+	fs, err := goferfs.New(c.p.m.v, cl, c.p.m.mf, goferfs.Options{ReadOnly: m.ReadOnly})
+	if err != nil {
+		return nil, c.errorf("bind mount %s: gofer root: %w", m.Destination, err)
+	}
+	return fs, nil
 }
 
 // mountPoint makes sure dest exists in the container as a directory (or a

@@ -142,6 +142,12 @@ func (p *testPod) startGofer(id string) *os.File {
 		t.Fatal(err)
 	}
 	p.rootfss[id] = root
+	return p.goferFor(root)
+}
+
+// goferFor starts a gofer serving dir and returns the sentry's end.
+func (p *testPod) goferFor(root string) *os.File {
+	t := p.t
 	sentryEnd, goferEnd, err := gofer.SocketPair()
 	if err != nil {
 		t.Fatal(err)
@@ -560,4 +566,133 @@ func childrenOf(pid int) []int {
 		}
 	}
 	return out
+}
+
+// TestPodMounts: a read-only root with missing mount points, a gofer
+// directory volume, a single-file bind from another gofer, a tmpfs, and
+// the container root as a chroot barrier.
+func TestPodMounts(t *testing.T) {
+	p := startPod(t)
+	vol := filepath.Join(p.dir, "vol")
+	files := filepath.Join(p.dir, "files")
+	os.MkdirAll(vol, 0o755)
+	os.MkdirAll(files, 0o755)
+	os.WriteFile(filepath.Join(vol, "data.txt"), []byte("hello vol\n"), 0o644)
+	os.WriteFile(filepath.Join(files, "hosts"), []byte("127.0.0.1 testhost\n"), 0o644)
+	volG, filesG := p.goferFor(vol), p.goferFor(files)
+	defer volG.Close()
+	defer filesG.Close()
+	outR, outW, _ := os.Pipe()
+	rootG := p.startGofer("m")
+	script := `cat /data/data.txt; cat /etc/hosts; echo x > /scratch/f && cat /scratch/f
+touch /rootfile 2>/dev/null || echo root-ro; echo y 2>/dev/null > /etc/hosts || echo hosts-ro
+echo z > /data/new; cd /..; echo "pwd=$(pwd)"; [ "$(ls -a /..)" = "$(ls -a /)" ] && echo barrier-ok
+grep -c . /proc/self/mounts >/dev/null && echo mounts-ok; hostname; cat /proc/self/mounts > /data/mounts`
+	req := control.CreateContainerRequest{
+		ID: "m", RootGoferFD: 0, RootReadOnly: true, LogFD: -1,
+		Process: control.Process{Args: []string{"sh", "-c", script}, Env: []string{"PATH=/bin"}, Stdin: -1, Stdout: 1, Stderr: -1},
+		Mounts: []control.Mount{
+			{Destination: "/data", Type: "bind", GoferFD: 2},
+			{Destination: "/etc/hosts", Type: "bind", Source: "hosts", GoferFD: 3, ReadOnly: true},
+			{Destination: "/scratch", Type: "tmpfs", GoferFD: -1, Options: []string{"size=1m", "mode=1777", "nosuid"}},
+		},
+	}
+	p.mustCall(control.MethodCreateContainer, req, []*os.File{rootG, outW, volG, filesG}, nil)
+	rootG.Close()
+	outW.Close()
+	p.create("other", noStdio("sleep", "1000"), nil, nil)
+	p.mustCall(control.MethodStartContainer, control.ContainerRequest{ID: "m"}, nil, nil)
+	got, _ := io.ReadAll(outR)
+	want := "hello vol\n127.0.0.1 testhost\nx\nroot-ro\nhosts-ro\npwd=/\nbarrier-ok\nmounts-ok\ntestpod\n"
+	if string(got) != want {
+		t.Fatalf("output:\n%s\nwant:\n%s", got, want)
+	}
+	if r := p.wait("m"); r.ExitCode != 0 {
+		t.Fatalf("wait %+v", r)
+	}
+	mounts, _ := os.ReadFile(filepath.Join(vol, "mounts"))
+	t.Logf("/proc/self/mounts in the container:\n%s", mounts)
+	for _, m := range []string{" / ", " /data ", " /etc/hosts ", " /scratch tmpfs ", " /proc proc ", " /dev/shm "} {
+		if !strings.Contains(string(mounts), m) {
+			t.Errorf("/proc/self/mounts lacks %q", m)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(vol, "new")); err != nil || string(b) != "z\n" {
+		t.Fatalf("volume write: %q %v", b, err)
+	}
+	// The mount points were made in the (host) rootfs, as runc does.
+	for _, name := range []string{"data", "scratch", "etc/hosts"} {
+		if _, err := os.Stat(filepath.Join(p.rootfss["m"], name)); err != nil {
+			t.Errorf("mount point %s: %v", name, err)
+		}
+	}
+	p.mustCall(control.MethodRemoveContainer, control.ContainerRequest{ID: "m"}, nil, nil)
+}
+
+// TestPodTerminal: a container on a host pty gets it as /dev/tty, and
+// Resize changes its size and sends SIGWINCH.
+func TestPodTerminal(t *testing.T) {
+	p := startPod(t)
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skip("no /dev/ptmx:", err)
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proc := control.Process{
+		Args:     []string{"sh", "-c", `trap 'stty size; exit 5' WINCH; echo via-devtty > /dev/tty; echo ready; while true; do sleep 0.05; done`},
+		Terminal: true, Stdin: 2, Stdout: 2, Stderr: 2,
+	}
+	p.create("tty", proc, []*os.File{slave}, nil)
+	slave.Close()
+	p.mustCall(control.MethodStartContainer, control.ContainerRequest{ID: "tty"}, nil, nil)
+	outCh := make(chan string, 100)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			if n > 0 {
+				outCh <- string(buf[:n])
+			}
+			if err != nil {
+				close(outCh)
+				return
+			}
+		}
+	}()
+	out := ""
+	expect := func(s string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for !strings.Contains(out, s) {
+			select {
+			case chunk, ok := <-outCh:
+				if !ok {
+					t.Fatalf("terminal closed; output %q, want %q", out, s)
+				}
+				out += chunk
+			case <-deadline:
+				t.Fatalf("terminal output %q, want %q", out, s)
+			}
+		}
+	}
+	expect("ready")
+	if !strings.Contains(out, "via-devtty") {
+		t.Fatalf("/dev/tty did not reach the terminal: %q", out)
+	}
+	p.mustCall(control.MethodResize, control.ResizeRequest{ID: "tty", Width: 100, Height: 40}, nil, nil)
+	expect("40 100")
+	if r := p.wait("tty"); r.ExitCode != 5 {
+		t.Fatalf("wait %+v", r)
+	}
 }

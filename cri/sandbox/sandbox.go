@@ -46,6 +46,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -110,12 +111,20 @@ func (r *Runner) StartSentry(dir, socket string, spec Spec) (_ *Sentry, retErr e
 	}
 	defer logf.Close()
 	os.Remove(socket)
-	cmd := exec.Command(r.Binary, "boot", "--pod", "--control", socket, "--spec", specPath)
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer readyR.Close()
+	cmd := exec.Command(r.Binary, "boot", "--pod", "--control", socket, "--spec", specPath, "--ready-fd", "3")
+	cmd.ExtraFiles = []*os.File{readyW}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
 	// Own session, no death signal: the sentry outlives the daemon.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	readyW.Close()
+	if err != nil {
 		return nil, fmt.Errorf("starting the sentry: %w", err)
 	}
 	exited := make(chan struct{})
@@ -132,26 +141,28 @@ func (r *Runner) StartSentry(dir, socket string, spec Spec) (_ *Sentry, retErr e
 	if timeout == 0 {
 		timeout = 10 * time.Second
 	}
-	deadline := time.Now().Add(timeout)
-	delay := time.Millisecond
-	for {
-		var pr control.PingResult
-		err := control.Call(socket, control.MethodPing, struct{}{}, nil, &pr, time.Second)
-		if err == nil {
-			return &Sentry{PID: cmd.Process.Pid, Socket: socket}, nil
-		}
-		select {
-		case <-exited:
-			return nil, fmt.Errorf("the sentry exited during start-up (%v); see %s", cmd.ProcessState, filepath.Join(dir, "sentry.log"))
-		case <-time.After(delay):
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the sentry did not answer on %s within %v: %w", socket, timeout, err)
-		}
-		if delay < 50*time.Millisecond {
-			delay *= 2
-		}
+	// The sentry writes "ok\n" (or "error: ...\n") on the ready pipe once
+	// its socket accepts calls; EOF means it died first.
+	readyR.SetReadDeadline(time.Now().Add(timeout))
+	buf := make([]byte, 4096)
+	n, err := io.ReadAtLeast(readyR, buf, 1)
+	for err == nil && n < len(buf) && buf[n-1] != '\n' {
+		var m int
+		m, err = readyR.Read(buf[n:])
+		n += m
 	}
+	msg := strings.TrimSpace(string(buf[:n]))
+	logPath := filepath.Join(dir, "sentry.log")
+	switch {
+	case msg == "ok":
+		return &Sentry{PID: cmd.Process.Pid, Socket: socket}, nil
+	case msg != "":
+		return nil, fmt.Errorf("the sentry failed to start: %s (see %s)", msg, logPath)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, fmt.Errorf("the sentry was not ready within %v (see %s)", timeout, logPath)
+	}
+	<-exited
+	return nil, fmt.Errorf("the sentry exited during start-up (%v); see %s", cmd.ProcessState, logPath)
 }
 
 // Gofer is a started gofer.

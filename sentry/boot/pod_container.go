@@ -338,7 +338,7 @@ func (c *container) resize(pid int, width, height uint16) error {
 	// The foreground group is kept by the sandbox's tty file (TIOCSPGRP
 	// from a shell); the session leader's group is the default.
 	fg := kernel.ThreadID(sid)
-	if pg := c.foregroundGroup(); pg > 0 {
+	if pg := c.foregroundGroup(sid); pg > 0 {
 		fg = pg
 	}
 	for _, tg := range c.kc.Processes() {
@@ -350,14 +350,15 @@ func (c *container) resize(pid int, width, height uint16) error {
 	return nil
 }
 
-// foregroundGroup asks init's stdin (the terminal file) for its foreground
-// process group, as TIOCGPGRP would. 0 when unknown.
-func (c *container) foregroundGroup() kernel.ThreadID {
-	init := c.kc.Init()
-	if init == nil {
+// foregroundGroup asks the stdin of session leader sid (the terminal file
+// it was started with) for its foreground process group, as TIOCGPGRP
+// would. 0 when unknown.
+func (c *container) foregroundGroup(sid kernel.ThreadID) kernel.ThreadID {
+	leader := c.p.m.k.ThreadGroupByID(sid)
+	if leader == nil {
 		return 0
 	}
-	l := init.Leader()
+	l := leader.Leader()
 	if l == nil {
 		return 0
 	}

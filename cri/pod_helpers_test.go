@@ -122,7 +122,11 @@ func startPodDaemon(t *testing.T, root, certs string, opts ...Option) *daemon {
 	cfg.Socket = filepath.Join(filepath.Dir(root), "run", "cri.sock")
 	cfg.Root = root
 	cfg.RegistryConfigDir = certs
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	level := slog.LevelWarn
+	if os.Getenv("RUNSC_CRI_TEST_LOG") == "debug" {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, cancel := context.WithCancel(context.Background())
 	opts = append([]Option{WithLogger(log), WithVersion("1.2.3-test"), WithBinary(bin)}, opts...)
 	srv, err := New(ctx, cfg, opts...)

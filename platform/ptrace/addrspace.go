@@ -17,6 +17,9 @@ type addressSpace struct {
 	// pidfd refers to the stub process, to kill it without racing with pid
 	// reuse; closed by the reaper.
 	pidfd int
+	// slot is the stub's page of the batch file (-1: none); the reaper
+	// releases it.
+	slot int
 
 	// opMu serializes the system calls run in the stub for this address
 	// space (mappings), so that queued ones (see pending) keep their order
@@ -163,6 +166,7 @@ func (a *addressSpace) Release() {
 			reap(a.pid)
 		}
 		unix.Close(a.pidfd)
+		a.p.ctl.batch.release(a.slot)
 	})
 	a.p.mu.Lock()
 	delete(a.p.spaces, a)
@@ -180,6 +184,9 @@ func (a *addressSpace) attach(t *thread) error {
 	a.pending = nil
 	a.attached = true
 	a.mu.Unlock()
+	if len(calls) > 1 && a.slot >= 0 {
+		return a.p.ctl.batch.run(t.tid, a.slot, calls)
+	}
 	for _, c := range calls {
 		regs := injectRegs(stubSyscall, c.nr, c.args)
 		if _, err := inject(t.tid, &regs, stubSyscall+2); err != nil {

@@ -126,7 +126,7 @@ func TestStubMaps(t *testing.T) {
 		}
 		starts = append(starts, strings.SplitN(l, "-", 2)[0])
 	}
-	want := []string{"00400000", "00500000", "00600000", "7fffffff0000"}
+	want := []string{"00400000", "00500000", "00600000", "7fffffff0000", "7fffffff1000"}
 	if strings.Join(starts, " ") != strings.Join(want, " ") {
 		t.Errorf("stub maps:\n%s", maps)
 	}

@@ -18,6 +18,7 @@ type controller struct {
 
 	// Owned by the controller goroutine.
 	memfd    int
+	batch    *batchFile
 	elfFD    int  // memfd holding stubImage, to exec
 	master   int  // pid of the master stub
 	forkMode bool // new stubs are forked from the master (else exec'd)
@@ -89,10 +90,15 @@ func (c *controller) init() error {
 		return fmt.Errorf("write stub: %w", err)
 	}
 	c.elfFD = fd
+	if c.batch, err = newBatchFile(); err != nil {
+		unix.Close(fd)
+		return err
+	}
 	// The master exists in both modes: it also answers FPStateSize.
 	pid, err := c.execStub()
 	if err != nil {
 		unix.Close(fd)
+		c.batch.close()
 		return err
 	}
 	c.master = pid
@@ -112,6 +118,10 @@ func (c *controller) stop() {
 			unix.Close(c.elfFD)
 			c.elfFD = -1
 		}
+		if c.batch != nil {
+			c.batch.close()
+			c.batch = nil
+		}
 	})
 	c.reqs <- &request{done: make(chan struct{}, 1)}
 }
@@ -124,7 +134,7 @@ func (c *controller) execStub() (int, error) {
 	closed := ^uintptr(0) // ForkExec closes descriptors given as -1
 	attr := &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{closed, closed, closed, uintptr(c.memfd)},
+		Files: []uintptr{closed, closed, closed, uintptr(c.memfd), uintptr(c.batch.fd)},
 		Sys:   &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL},
 	}
 	var lastErr error
@@ -199,20 +209,26 @@ func (c *controller) initExeced(pid int) error {
 }
 
 // newStub creates a stub process for a new address space. It returns its
-// pid (its only traced thread, stopped, is the control thread) and the tid
-// of a spare thread cloned in it, waiting to be seized by the first context
-// that switches into the address space (0 if that failed).
-func (c *controller) newStub() (pid, spare int, err error) {
+// pid (its only traced thread, stopped, is the control thread), the tid of
+// a spare thread cloned in it, waiting to be seized by the first context
+// that switches into the address space (0 if that failed), and the slot of
+// its batch page (-1 if none).
+func (c *controller) newStub() (s pooledStub, err error) {
 	if c.forkMode {
-		pid, err = c.forkStub()
+		s.pid, err = c.forkStub()
 	} else {
-		pid, err = c.execStub()
+		s.pid, err = c.execStub()
 	}
 	if err != nil {
-		return 0, 0, err
+		return s, err
 	}
-	spare, _ = c.cloneThread(pid)
-	return pid, spare, nil
+	s.spare, _ = c.cloneThread(s.pid)
+	s.slot = c.batch.alloc()
+	if s.slot >= 0 && c.batch.mapSlot(s.pid, s.slot) != nil {
+		c.batch.release(s.slot)
+		s.slot = -1
+	}
+	return s, nil
 }
 
 // killStub kills and reaps a stub process that has no context threads

@@ -41,11 +41,25 @@ func injectRegs(site uintptr, nr uintptr, args [6]uintptr) arch.Registers {
 // the call's result. The thread's registers are clobbered; other signals
 // that arrive meanwhile are discarded.
 func inject(tid int, regs *arch.Registers, trap uintptr) (uintptr, error) {
+	var r arch.Registers
+	if err := injectRegsOut(tid, regs, trap, &r); err != nil {
+		return 0, err
+	}
+	ret := r.Rax
+	if ret > ^uint64(4095) {
+		return 0, unix.Errno(-int64(ret))
+	}
+	return uintptr(ret), nil
+}
+
+// injectRegsOut runs the code regs point at in tid, as inject does, and
+// stores the registers at the trap in out.
+func injectRegsOut(tid int, regs *arch.Registers, trap uintptr, out *arch.Registers) error {
 	if e := ptraceSetRegs(tid, regs); e != 0 {
-		return 0, injectErr(tid, e)
+		return injectErr(tid, e)
 	}
 	if e := ptraceResume(unix.PTRACE_CONT, tid); e != 0 {
-		return 0, injectErr(tid, e)
+		return injectErr(tid, e)
 	}
 	var status uint32
 	for {
@@ -53,29 +67,24 @@ func inject(tid int, regs *arch.Registers, trap uintptr) (uintptr, error) {
 			if e == unix.EINTR {
 				continue
 			}
-			return 0, errExited // ECHILD: reaped by someone else
+			return errExited // ECHILD: reaped by someone else
 		}
 		ws := unix.WaitStatus(status)
 		if !ws.Stopped() {
-			return 0, errExited
+			return errExited
 		}
 		if ws.StopSignal() == unix.SIGTRAP && stopEvent(status) == 0 {
-			var r arch.Registers
-			if e := ptraceGetRegs(tid, &r); e != 0 {
-				return 0, injectErr(tid, e)
+			if e := ptraceGetRegs(tid, out); e != 0 {
+				return injectErr(tid, e)
 			}
-			if r.Rip == uint64(trap)+1 {
-				ret := r.Rax
-				if ret > ^uint64(4095) {
-					return 0, unix.Errno(-int64(ret))
-				}
-				return uintptr(ret), nil
+			if out.Rip == uint64(trap)+1 {
+				return nil
 			}
-			return 0, fmt.Errorf("ptrace: injected call in %d trapped at %#x, not %#x", tid, r.Rip, trap+1)
+			return fmt.Errorf("ptrace: injected call in %d trapped at %#x, not %#x", tid, out.Rip, trap+1)
 		}
 		// Anything else (a stray signal, a group stop): discard it.
 		if e := ptraceResume(unix.PTRACE_CONT, tid); e != 0 {
-			return 0, injectErr(tid, e)
+			return injectErr(tid, e)
 		}
 	}
 }

@@ -27,6 +27,13 @@
 //     Forget and Release make the thread exit, so a context's OS thread
 //     never dies while tracing (PTRACE_O_EXITKILL would then SIGKILL the
 //     whole stub process).
+//   - Mappings of an address space no context has entered yet are queued
+//     and made by the first context thread when it enters, as one batch:
+//     the calls are written into the stub's batch page (batch.go; a page
+//     of a platform memfd mapped read-only at stubEnd, above
+//     MaxUserAddress) and the stub runs them in a loop after one injected
+//     jump. New stubs come from a pool of two that the controller refills
+//     in the background.
 //   - The hot path of a system call is four host calls: PTRACE_SYSEMU,
 //     wait4, PTRACE_GETREGS at the stop, and on the way back one write of
 //     the result: PTRACE_POKEUSER of rax when only rax changed (the kernel
@@ -98,8 +105,8 @@ type ptracePlatform struct {
 // takes two.
 const poolSize = 2
 
-// pooledStub is a stub process waiting in the pool.
-type pooledStub struct{ pid, spare int }
+// pooledStub is a stub process waiting in the pool (see newStub).
+type pooledStub struct{ pid, spare, slot int }
 
 // New returns a ptrace platform over the memory file memfd. It fails with
 // an error wrapping platform.ErrUnavailable if the host forbids ptrace.
@@ -157,7 +164,7 @@ func (p *ptracePlatform) refillOne() {
 	var s pooledStub
 	var err error
 	if !closed {
-		s.pid, s.spare, err = p.ctl.newStub()
+		s, err = p.ctl.newStub()
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -167,6 +174,7 @@ func (p *ptracePlatform) refillOne() {
 	}
 	if p.closed {
 		p.ctl.killStub(s.pid)
+		p.ctl.batch.release(s.slot)
 		return
 	}
 	p.pool = append(p.pool, s)
@@ -174,23 +182,23 @@ func (p *ptracePlatform) refillOne() {
 
 // takeStub returns a stub for a new address space: from the pool, else
 // made now on the controller.
-func (p *ptracePlatform) takeStub() (pid, spare int, err error) {
+func (p *ptracePlatform) takeStub() (s pooledStub, err error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return 0, 0, unix.EINVAL
+		return s, unix.EINVAL
 	}
 	if n := len(p.pool); n > 0 {
-		s := p.pool[n-1]
+		s = p.pool[n-1]
 		p.pool = p.pool[:n-1]
 		p.refillLocked()
 		p.mu.Unlock()
-		return s.pid, s.spare, nil
+		return s, nil
 	}
 	p.refillLocked()
 	p.mu.Unlock()
-	p.ctl.do(func() { pid, spare, err = p.ctl.newStub() })
-	return pid, spare, err
+	p.ctl.do(func() { s, err = p.ctl.newStub() })
+	return s, err
 }
 
 // Name implements platform.Platform.
@@ -207,18 +215,22 @@ func (p *ptracePlatform) FPStateSize() int { return p.fpSize }
 
 // NewAddressSpace implements platform.Platform.
 func (p *ptracePlatform) NewAddressSpace() (platform.AddressSpace, error) {
-	pid, spare, err := p.takeStub()
+	s, err := p.takeStub()
 	if err != nil {
 		return nil, err
 	}
+	pid, spare := s.pid, s.spare
 	// The stub is not reaped before Release, so pid is still ours.
 	pidfd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
-		p.ctl.post(func() { reap(pid) })
+		p.ctl.post(func() {
+			reap(pid)
+			p.ctl.batch.release(s.slot)
+		})
 		return nil, fmt.Errorf("pidfd_open stub: %w", err)
 	}
-	a := &addressSpace{p: p, pid: pid, pidfd: pidfd, spare: spare, threads: map[int]*thread{}, tracers: map[int]*thread{}}
+	a := &addressSpace{p: p, pid: pid, pidfd: pidfd, spare: spare, slot: s.slot, threads: map[int]*thread{}, tracers: map[int]*thread{}}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -258,6 +270,7 @@ func (p *ptracePlatform) Close() {
 	p.ctl.do(func() {
 		for _, s := range pool {
 			p.ctl.killStub(s.pid)
+			p.ctl.batch.release(s.slot)
 		}
 	})
 	p.ctl.stop()

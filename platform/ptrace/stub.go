@@ -22,6 +22,9 @@ const (
 	// stubMemFD is the descriptor number of the sentry's memory file in
 	// every stub process.
 	stubMemFD = 3
+	// stubBatchFD is the descriptor of the platform's batch file (see
+	// batch.go); each stub maps its page of it, read-only, at stubEnd.
+	stubBatchFD = 4
 )
 
 // Offsets in the stub page. The ELF and program headers occupy the first
@@ -48,6 +51,12 @@ var (
 	// exits if its parent is no longer the master (whose pid the injector
 	// put in r12), then waits in pause() until its tracer seizes it.
 	stubFork, stubForkTrap uintptr
+	// stubBatch runs the system calls described in the batch page: rbx
+	// points at the first record, r12 holds their count (> 0). It stops at
+	// the first failure and traps at stubBatchTrap with r12 = the calls
+	// left (the failed one included; 0: all done) and rax = the last
+	// result.
+	stubBatch, stubBatchTrap uintptr
 	// stubImage is the whole page: ELF header, program header, code.
 	stubImage []byte
 )
@@ -177,6 +186,26 @@ func buildStub() []byte {
 	// Plain injection site.
 	stubSyscall = a.pc()
 	a.syscall()
+	a.int3()
+
+	// Batch site: records of 8 words (nr, six arguments, unused).
+	stubBatch = a.pc()
+	loop := len(a.b)
+	a.b = append(a.b, 0x48, 0x8b, 0x03)       // mov rax, [rbx]
+	a.b = append(a.b, 0x48, 0x8b, 0x7b, 0x08) // mov rdi, [rbx+8]
+	a.b = append(a.b, 0x48, 0x8b, 0x73, 0x10) // mov rsi, [rbx+16]
+	a.b = append(a.b, 0x48, 0x8b, 0x53, 0x18) // mov rdx, [rbx+24]
+	a.b = append(a.b, 0x4c, 0x8b, 0x53, 0x20) // mov r10, [rbx+32]
+	a.b = append(a.b, 0x4c, 0x8b, 0x43, 0x28) // mov r8, [rbx+40]
+	a.b = append(a.b, 0x4c, 0x8b, 0x4b, 0x30) // mov r9, [rbx+48]
+	a.syscall()
+	a.b = append(a.b, 0x48, 0x3d, 0x01, 0xf0, 0xff, 0xff) // cmp rax, -4095
+	failed := a.jcc8(0x73)                                // jae done
+	a.b = append(a.b, 0x48, 0x83, 0xc3, batchRecord)      // add rbx, 64
+	a.b = append(a.b, 0x49, 0xff, 0xcc)                   // dec r12
+	a.b = append(a.b, 0x75, byte(loop-(len(a.b)+2)))      // jnz loop
+	a.patch(failed)
+	stubBatchTrap = a.pc()
 	a.int3()
 
 	// clone(CLONE_THREAD...) site: the child (rax == 0) waits.

@@ -83,6 +83,9 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 		m.mf.DecRef(memfile.Range{Start: next, End: copies.End})
 	}
 	inc.flushIncRef(m)
+	c.activeMu.Lock()
+	c.mapForkedLocked()
+	c.activeMu.Unlock()
 	// Take write access away from the parent's shared private pages.
 	wp.cut()
 	for _, r := range wp.runs {
@@ -114,4 +117,40 @@ func (m *MemoryManager) exclusivePrivateLocked(limit int) int {
 		}
 	}
 	return n
+}
+
+// forkMapRuns bounds the mapping runs mapForkedLocked makes.
+const forkMapRuns = 64
+
+// mapForkedLocked maps the pages a fork child starts with into its
+// AddressSpace, as the parent had them (copy-on-write pages read-only),
+// when that takes at most forkMapRuns runs: a child that has not run yet is
+// not entered by any thread, so the platform can make these mappings in
+// one go when the child first runs (ptrace queues them), instead of one
+// fault for each area the child touches (its stack, data, heap, text).
+// c.activeMu must be held.
+func (c *MemoryManager) mapForkedLocked() {
+	var acc runAcc
+	for _, v := range c.vmas {
+		c.pt.walk(v.start, v.end, func(a uintptr, e pte) pte {
+			if eff := effPerms(v, e); eff.Any() {
+				acc.addAt(a, e.off(), eff)
+			}
+			return e
+		})
+		if len(acc.runs) > forkMapRuns {
+			return
+		}
+	}
+	acc.cut()
+	if len(acc.runs) > forkMapRuns {
+		return
+	}
+	for _, r := range acc.runs {
+		c.mapGen++
+		if c.as.MapFile(r.addr, r.fr.Start, uintptr(r.fr.Len()), r.at) != nil {
+			continue // the faults will map it
+		}
+		c.pt.walk(r.addr, r.addr+uintptr(r.fr.Len()), func(a uintptr, e pte) pte { return e.withMapped(r.at) })
+	}
 }

@@ -26,6 +26,15 @@ type Dentry struct {
 	// mounted counts mounts whose mount point is this dentry.
 	mounted atomic.Int32
 	refs    atomic.Int64
+
+	// referenced is set when a lookup finds the dentry in the cache; the
+	// eviction scan gives such a dentry a second chance (evict.go).
+	referenced atomic.Bool
+	// lruPrev, lruNext and onLRU link the dentry into
+	// VirtualFilesystem's LRU of evictable dentries (guarded by
+	// VirtualFilesystem.lruMu).
+	lruPrev, lruNext *Dentry
+	onLRU            bool
 }
 
 func newDentry(fs *Filesystem, inode Inode, parent *Dentry, name string) *Dentry {
@@ -53,11 +62,27 @@ func (d *Dentry) IsDead() bool { return d.dead.Load() }
 // isMountPoint reports whether something is mounted on d.
 func (d *Dentry) isMountPoint() bool { return d.mounted.Load() > 0 }
 
+// insertChildLocked caches c as a child of d (d.dirMu held). A dentry
+// whose inode is an Evictor joins the LRU of evictable dentries.
 func (d *Dentry) insertChildLocked(c *Dentry) {
 	if d.children == nil {
 		d.children = map[string]*Dentry{}
 	}
 	d.children[c.Name()] = c
+	if _, ok := c.inode.(Evictor); ok {
+		d.fs.vfs.lruAdd(c)
+	}
+}
+
+// removeChildLocked drops the child called name from d's cache (d.dirMu
+// held) and from the LRU.
+func (d *Dentry) removeChildLocked(name string) {
+	c := d.children[name]
+	if c == nil {
+		return
+	}
+	delete(d.children, name)
+	d.fs.vfs.lruRemove(c)
 }
 
 // VirtualDentry names one place in the mount tree: a dentry seen through a

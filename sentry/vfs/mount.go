@@ -110,6 +110,9 @@ func (v *VirtualFilesystem) mountAt(vd VirtualDentry, fs *Filesystem, root *Dent
 	m := &Mount{vfs: v, fs: fs, root: root, id: v.nextMountID, parent: vd.Mount, point: vd.Dentry, flags: flags, source: source}
 	v.mounts[mountKey{vd.Mount, vd.Dentry}] = m
 	vd.Dentry.mounted.Add(1)
+	// The mount's root (a bind mount's may be any dentry) must not be
+	// evicted while mounted.
+	root.refs.Add(1)
 	v.mountList = append(v.mountList, m)
 	return m
 }
@@ -161,6 +164,7 @@ func (v *VirtualFilesystem) removeMountLocked(m *Mount) {
 	if v.mounts[key] == m {
 		delete(v.mounts, key)
 		m.point.mounted.Add(-1)
+		m.root.refs.Add(-1)
 	}
 	for i, o := range v.mountList {
 		if o == m {

@@ -34,7 +34,7 @@ func (v *VirtualFilesystem) OpenAt(ctx Context, pop *PathOperation, opts OpenOpt
 		return nil, unix.EINVAL
 	}
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	var (
 		vd      VirtualDentry
@@ -281,7 +281,7 @@ func (v *VirtualFilesystem) create(ctx Context, pop *PathOperation, opts CreateO
 // directory is still locked.
 func (v *VirtualFilesystem) createHook(ctx Context, pop *PathOperation, opts CreateOptions, hook func(Inode) error) error {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	p, err := v.beginParentOp(ctx, pop)
 	if err != nil {
 		return err
@@ -341,7 +341,7 @@ func (v *VirtualFilesystem) BindAt(ctx Context, pop *PathOperation, mode uint32,
 // bound, EACCES without write permission on it.
 func (v *VirtualFilesystem) BoundEndpointAt(ctx Context, pop *PathOperation) (any, error) {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	vd, err := r.resolve(pop)
 	if err != nil {
@@ -404,7 +404,7 @@ func (v *VirtualFilesystem) SymlinkAt(ctx Context, pop *PathOperation, target st
 // FollowFinalSymlink is AT_SYMLINK_FOLLOW).
 func (v *VirtualFilesystem) LinkAt(ctx Context, oldpop, newpop *PathOperation) error {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, oldpop)
 	old, err := r.resolve(oldpop)
 	if err != nil {
@@ -466,7 +466,7 @@ func (v *VirtualFilesystem) RmdirAt(ctx Context, pop *PathOperation) error {
 
 func (v *VirtualFilesystem) remove(ctx Context, pop *PathOperation, isRmdir bool) error {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	p, err := v.beginParentOp(ctx, pop)
 	if err != nil {
 		return err
@@ -528,14 +528,14 @@ func (v *VirtualFilesystem) remove(ctx Context, pop *PathOperation, isRmdir bool
 	if err != nil {
 		return err
 	}
-	delete(d.children, p.name)
+	d.removeChildLocked(p.name)
 	return nil
 }
 
 // ReadlinkAt implements readlink(2) (pop's final symlink is not followed).
 func (v *VirtualFilesystem) ReadlinkAt(ctx Context, pop *PathOperation) (string, error) {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	p := *pop
 	p.FollowFinalSymlink = false
 	r := v.newResolver(ctx, &p)
@@ -560,7 +560,7 @@ func (v *VirtualFilesystem) ReadlinkAt(ctx Context, pop *PathOperation) (string,
 // StatAt implements stat(2)/lstat(2)/statx(2).
 func (v *VirtualFilesystem) StatAt(ctx Context, pop *PathOperation) (linux.Statx, error) {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	vd, err := r.resolve(pop)
 	if err != nil {
@@ -573,7 +573,7 @@ func (v *VirtualFilesystem) StatAt(ctx Context, pop *PathOperation) (linux.Statx
 // Timestamps may carry UTIME_NOW or UTIME_OMIT in Nsec.
 func (v *VirtualFilesystem) SetStatAt(ctx Context, pop *PathOperation, opts *SetStatOptions) error {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	vd, err := r.resolve(pop)
 	if err != nil {
@@ -590,7 +590,7 @@ func (v *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uint3
 		return unix.EINVAL
 	}
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	vd, err := r.resolve(pop)
 	if err != nil {

@@ -22,7 +22,7 @@ func (v *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperation,
 	}
 	exchange := flags&linux.RENAME_EXCHANGE != 0
 	v.renameMu.Lock()
-	defer v.renameMu.Unlock()
+	defer v.endWrite()
 	op, err := v.beginParentOp(ctx, oldpop)
 	if err != nil {
 		return err
@@ -136,10 +136,14 @@ func (v *VirtualFilesystem) RenameAt(ctx Context, oldpop, newpop *PathOperation,
 	if err := op.dir.Rename(ctx, op.name, oldChild.inode, np.dir, np.name, replaced, flags); err != nil {
 		return err
 	}
-	// Update the cache.
+	// Update the cache. Moved dentries stay on the LRU; a replaced one
+	// leaves it.
 	delete(oldDir.children, op.name)
 	if newChild != nil {
 		delete(newDir.children, np.name)
+		if !exchange {
+			v.lruRemove(newChild)
+		}
 		if exchange {
 			newChild.parent.Store(oldDir)
 			oname := op.name

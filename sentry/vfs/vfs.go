@@ -9,10 +9,21 @@
 // implements (inode.go). vfs owns the tree of Dentries above those inodes: a
 // Dentry is a name in a directory bound to an Inode; several dentries may share
 // an inode (hard links). Dentries are cached: once looked up, a child stays in
-// its parent's children map until it is unlinked, renamed over, or its
-// directory says it is stale (Revalidator). A Mount places a Filesystem's root
+// its parent's children map until it is unlinked, renamed over, its
+// directory says it is stale (Revalidator), or it is evicted. A Mount places a Filesystem's root
 // dentry over a dentry of another mount; a VirtualDentry is the pair (Mount,
 // Dentry) that names one place in the mount tree.
+//
+// # Dentry eviction
+//
+// Dentries of filesystems whose inodes implement Evictor (the gofer
+// filesystem; not tmpfs, whose dentry tree is the only copy of its tree) are
+// kept in an LRU bounded by a count (SetMaxCachedDentries, evict.go). When it
+// overflows, the next operation to finish takes renameMu for writing and
+// drops unused ones: no references (open files, cwd, root, mount roots),
+// not a mount point, no cached children. A later lookup of the name asks the
+// filesystem again. Evictor.Evict lets the filesystem release what it holds
+// for the dentry (the gofer closes its host handle).
 //
 // Path resolution (walk.go) is generic: components, "." and "..", crossing
 // mounts both ways, the caller's root as a barrier, symlinks (40 at most),
@@ -32,7 +43,9 @@
 //	  Dentry.dirMu of a directory (parent before child; only rename, which is
 //	    exclusive, holds two unrelated ones)
 //	    VirtualFilesystem.mountMu (mount table; leaf)
-//	    filesystem-internal locks
+//	    dentryCache.mu (the eviction LRU; leaf)
+//	    filesystem-internal locks (Evictor.Evict runs with renameMu held
+//	      for writing and no other vfs lock)
 //	FileDescription.offMu, FDTable.mu, FSContext.mu, lock tables: leaves,
 //	  never held across calls into a filesystem that takes renameMu.
 //
@@ -43,8 +56,13 @@
 //
 // Reference counts: FileDescription is counted exactly (the last DecRef calls
 // FileImpl.Release). VirtualDentry references count users of a mount and a
-// dentry so busy mounts cannot be unmounted; memory is managed by Go's GC, so
-// a lost reference only leaks a count, never memory safety.
+// dentry so busy mounts cannot be unmounted and used dentries are not
+// evicted; memory is managed by Go's GC, so a lost reference only leaks a
+// count (the dentry stays cached), never memory safety. A path walk holds no
+// references: renameMu held for reading keeps what it sees in place, and
+// anything that keeps a dentry beyond the operation takes a reference first.
+// Operations release renameMu through endRead/endWrite, which run a due
+// eviction scan.
 package vfs
 
 import (
@@ -98,6 +116,9 @@ type VirtualFilesystem struct {
 	anonMnt  *Mount
 
 	locks lockTable
+
+	// dcache is the LRU of evictable dentries (evict.go).
+	dcache dentryCache
 }
 
 // New returns an empty virtual filesystem; MountRoot gives it a root.
@@ -107,6 +128,7 @@ func New() *VirtualFilesystem {
 		devices: map[devKey]DeviceOpener{},
 	}
 	v.locks.init()
+	v.dcache.init()
 	return v
 }
 

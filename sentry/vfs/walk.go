@@ -133,9 +133,12 @@ func (v *VirtualFilesystem) lookupChildLocked(ctx Context, d *Dentry, name strin
 	if c := d.children[name]; c != nil {
 		rv, ok := d.inode.(Revalidator)
 		if !ok || c.isMountPoint() || rv.Revalidate(ctx, name, c.inode) {
+			if !c.referenced.Load() {
+				c.referenced.Store(true)
+			}
 			return c, nil
 		}
-		delete(d.children, name)
+		d.removeChildLocked(name)
 		c.dead.Store(true)
 	}
 	dir, ok := d.inode.(DirInode)
@@ -367,7 +370,7 @@ type GetDentryOptions struct {
 // reference.
 func (v *VirtualFilesystem) GetDentryAt(ctx Context, pop *PathOperation, opts GetDentryOptions) (VirtualDentry, error) {
 	v.renameMu.RLock()
-	defer v.renameMu.RUnlock()
+	defer v.endRead()
 	r := v.newResolver(ctx, pop)
 	vd, err := r.resolve(pop)
 	if err != nil {

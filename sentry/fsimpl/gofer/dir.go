@@ -3,6 +3,7 @@ package gofer
 import (
 	"runtime"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
@@ -58,7 +59,12 @@ func (d *dirInode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 	if d.isNegative(name) {
 		return nil, unix.ENOENT
 	}
-	files, stats, err := d.file.Walk(name)
+	df, err := d.fs.get(d.h)
+	if err != nil {
+		return nil, err
+	}
+	files, stats, err := df.Walk(name)
+	d.fs.put(d.h)
 	if err != nil {
 		d.fs.client.CloseFiles(files...)
 		if err == unix.ENOENT {
@@ -70,7 +76,7 @@ func (d *dirInode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
 		d.fs.client.CloseFiles(files...)
 		return nil, unix.EIO
 	}
-	return d.fs.newInode(files[0], stats[0]), nil
+	return d.fs.newInode(files[0], stats[0], d, name), nil
 }
 
 func (d *dirInode) writable() error {
@@ -94,27 +100,35 @@ func (d *dirInode) Create(ctx vfs.Context, name string, opts vfs.CreateOptions) 
 	)
 	hostFD := -1
 	switch opts.Mode & linux.S_IFMT {
-	case linux.S_IFREG:
-		f, hostFD, st, err = d.file.Create(name, unix.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, perm, uid, gid)
-	case linux.S_IFDIR:
-		f, st, err = d.file.Mkdir(name, perm, uid, gid)
-	case linux.S_IFLNK:
-		f, st, err = d.file.Symlink(name, opts.Target, uid, gid)
-	case linux.S_IFIFO:
-		f, st, err = d.file.Mknod(name, linux.S_IFIFO|perm, uid, gid)
-	case linux.S_IFSOCK:
-		f, st, err = d.file.Bind(name, perm, uid, gid)
+	case linux.S_IFREG, linux.S_IFDIR, linux.S_IFLNK, linux.S_IFIFO, linux.S_IFSOCK:
 	case linux.S_IFCHR, linux.S_IFBLK:
 		// The gofer makes no device nodes on the host.
 		return nil, unix.EPERM
 	default:
 		return nil, unix.EINVAL
 	}
+	df, err := d.fs.get(d.h)
+	if err != nil {
+		return nil, err
+	}
+	switch opts.Mode & linux.S_IFMT {
+	case linux.S_IFREG:
+		f, hostFD, st, err = df.Create(name, unix.O_RDWR|unix.O_EXCL|unix.O_CLOEXEC, perm, uid, gid)
+	case linux.S_IFDIR:
+		f, st, err = df.Mkdir(name, perm, uid, gid)
+	case linux.S_IFLNK:
+		f, st, err = df.Symlink(name, opts.Target, uid, gid)
+	case linux.S_IFIFO:
+		f, st, err = df.Mknod(name, linux.S_IFIFO|perm, uid, gid)
+	case linux.S_IFSOCK:
+		f, st, err = df.Bind(name, perm, uid, gid)
+	}
+	d.fs.put(d.h)
 	if err != nil {
 		return nil, err
 	}
 	d.changed(name)
-	ino := d.fs.newInode(f, st)
+	ino := d.fs.newInode(f, st, d, name)
 	if r, ok := ino.(*regInode); ok && hostFD >= 0 {
 		// The first Open of the new file uses the descriptor Create
 		// already opened, saving a round trip.
@@ -139,13 +153,28 @@ func (d *dirInode) Link(ctx vfs.Context, name string, target vfs.Inode) error {
 	if !ok || t.common().fs != d.fs {
 		return unix.EXDEV
 	}
-	f, st, err := d.file.Link(t.common().file, name)
+	ti := t.common()
+	tf, err := d.fs.get(ti.h)
 	if err != nil {
 		return err
 	}
-	f.Close()
+	defer d.fs.put(ti.h)
+	df, err := d.fs.get(d.h)
+	if err != nil {
+		return err
+	}
+	f, st, err := df.Link(tf, name)
+	d.fs.put(d.h)
+	if err != nil {
+		return err
+	}
+	// The new name is a place to find the file again (and anchors it if
+	// its old name was unlinked).
+	if !d.fs.adopt(ti.h, f, d, name) {
+		f.Close()
+	}
 	d.changed(name)
-	t.common().setStat(st)
+	ti.setStat(st)
 	return nil
 }
 
@@ -163,7 +192,33 @@ func (d *dirInode) remove(name string, child vfs.Inode, flags int) error {
 	if err := d.writable(); err != nil {
 		return err
 	}
-	if err := d.file.Unlink(name, flags); err != nil {
+	c, ok := child.(fileInode)
+	if !ok {
+		return unix.EXDEV
+	}
+	ci := c.common()
+	// A file that stays reachable (open, or by another name) must hold
+	// its handle before it loses the name it can be found by.
+	keep := d.fs.keepOnRemove(ci.h, ci)
+	if keep {
+		if _, err := d.fs.get(ci.h); err != nil {
+			keep = false // lost already; the name goes anyway
+		} else {
+			defer d.fs.put(ci.h)
+		}
+	}
+	df, err := d.fs.get(d.h)
+	if err != nil {
+		return err
+	}
+	defer d.fs.put(d.h)
+	d.fs.locMu.Lock()
+	err = df.Unlink(name, flags)
+	if err == nil {
+		d.fs.detach(ci.h, d, name, keep)
+	}
+	d.fs.locMu.Unlock()
+	if err != nil {
 		return err
 	}
 	d.changed(name)
@@ -181,7 +236,56 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 	if !ok || nd.fs != d.fs {
 		return unix.EXDEV
 	}
-	if err := d.file.Rename(nd.file, oldName, newName, flags); err != nil {
+	c, ok := child.(fileInode)
+	if !ok {
+		return unix.EXDEV
+	}
+	ci := c.common()
+	exchange := flags&linux.RENAME_EXCHANGE != 0
+	var (
+		ri   *inode
+		keep bool
+	)
+	if replaced != nil {
+		r, ok := replaced.(fileInode)
+		if !ok {
+			return unix.EXDEV
+		}
+		ri = r.common()
+		if !exchange {
+			keep = d.fs.keepOnRemove(ri.h, ri)
+			if keep {
+				if _, err := d.fs.get(ri.h); err != nil {
+					keep = false
+				} else {
+					defer d.fs.put(ri.h)
+				}
+			}
+		}
+	}
+	df, err := d.fs.get(d.h)
+	if err != nil {
+		return err
+	}
+	defer d.fs.put(d.h)
+	ndf, err := d.fs.get(nd.h)
+	if err != nil {
+		return err
+	}
+	defer d.fs.put(nd.h)
+	d.fs.locMu.Lock()
+	err = df.Rename(ndf, oldName, newName, flags)
+	if err == nil {
+		if ri != nil && !exchange {
+			d.fs.detach(ri.h, nd, newName, keep)
+		}
+		d.fs.moved(ci.h, d, oldName, nd, newName)
+		if ri != nil && exchange {
+			d.fs.moved(ri.h, nd, newName, d, oldName)
+		}
+	}
+	d.fs.locMu.Unlock()
+	if err != nil {
 		return err
 	}
 	d.changed(oldName)
@@ -202,13 +306,23 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 	return nil
 }
 
-// gone records that a name of child was removed.
+// gone records that a name of child was removed. The cached link count
+// drops too, for an unlinked file that kept no handle to ask with.
 func (fs *filesystem) gone(child vfs.Inode) {
 	c, ok := child.(fileInode)
 	if !ok {
 		return
 	}
-	c.common().invalidate()
+	i := c.common()
+	i.mu.Lock()
+	if i.kind == linux.S_IFDIR {
+		i.st.Nlink = 0
+	} else if i.st.Nlink > 0 {
+		i.st.Nlink--
+	}
+	i.st.Ctime = time.Now().UnixNano()
+	i.valid = false
+	i.mu.Unlock()
 	if r, ok := child.(*regInode); ok {
 		fs.forget(r)
 	}
@@ -216,9 +330,18 @@ func (fs *filesystem) gone(child vfs.Inode) {
 
 // IterDirents implements vfs.DirInode: one gofer round trip per page.
 func (d *dirInode) IterDirents(ctx vfs.Context, cookie int64, emit func(vfs.Dirent) bool) error {
+	df, err := d.fs.get(d.h)
+	if err == unix.ENOENT {
+		return nil // removed, and empty
+	}
+	if err != nil {
+		return err
+	}
+	defer d.fs.put(d.h)
+	d.fs.markRead(d.h, df)
 	c := uint64(cookie)
 	for {
-		ents, err := d.file.Getdents(c)
+		ents, err := df.Getdents(c)
 		if err != nil {
 			return err
 		}
@@ -255,6 +378,15 @@ func (s *specialInode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32)
 	return s.pipe.Open(ctx, vd, flags)
 }
 
+// Evict implements vfs.Evictor: a socket file with a bound endpoint stays
+// cached, since the endpoint lives only here.
+func (s *specialInode) Evict() bool {
+	if s.BoundEndpoint() != nil {
+		return false
+	}
+	return s.inode.Evict()
+}
+
 // BoundEndpoint implements vfs.SocketInode.
 func (s *specialInode) BoundEndpoint() any {
 	s.boundMu.Lock()
@@ -269,9 +401,7 @@ func (s *specialInode) SetBoundEndpoint(ep any) {
 	s.boundMu.Unlock()
 }
 
-// closeOnCollect releases the gofer handle f once ino is garbage.
-func closeOnCollect[T any](ino *T, f *client.File) {
-	runtime.AddCleanup(ino, closeHandle, f)
+// closeOnCollect releases the gofer handle h once ino is garbage.
+func closeOnCollect[T any](ino *T, h *handle) {
+	runtime.AddCleanup(ino, collectHandle, h)
 }
-
-func closeHandle(f *client.File) { f.Close() }

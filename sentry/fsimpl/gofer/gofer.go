@@ -3,10 +3,46 @@
 //
 // # The model
 //
-// Every inode holds one gofer handle (a client.File) on its file, obtained
-// by Walk from its parent (or Attach for the root). vfs keeps the dentry
-// tree above the inodes; this package keeps, per inode, the attributes the
-// gofer last reported.
+// vfs keeps the dentry tree above the inodes; this package keeps, per inode,
+// the attributes the gofer last reported and a gofer handle (a client.File,
+// an O_PATH descriptor in the gofer) obtained by Walk from its parent (or
+// Attach for the root).
+//
+// # Handles are bounded (handle.go)
+//
+// A walk over a big tree must not make the gofer hold a descriptor per file
+// ever seen, so an inode's handle can be released and found again: every
+// inode records its location, the parent dirInode and the name it was
+// found by, and a released handle is re-walked from the nearest ancestor
+// that still has one, in one round trip (Walk takes several names). The
+// re-walked file must have the recorded device and inode number, or the
+// call fails with ESTALE; nobody but the sandbox changes the tree, so that
+// only happens if the host does. Locations follow our own renames (a
+// directory's rename moves its subtree, since children point to the parent
+// inode, not a path) and links.
+//
+// Releasable handles (a location, not the root, not detached) are kept in
+// an LRU bounded by Options.MaxHandles, counted in gofer descriptors (a
+// directory that has been read costs two: the gofer keeps a descriptor to
+// read it with). Going over the budget releases the least recently used
+// idle ones; a handle being used by a call (get/put) is never released
+// under it. vfs evicting a dentry (vfs.Evictor) releases the inode's handle
+// at once. Only calls that need the host file take a handle: cached stats,
+// cached symlink targets and reads and writes on open files (own host fds)
+// do not.
+//
+// Unlink and rename-over make a victim's location invalid ("detached"). If
+// the victim may still be used (open regular files, or other hard links
+// per its cached link count) it gets its handle before the name goes and
+// keeps it, outside the budget, until the last open file closes (no other
+// links) or the inode is collected; otherwise its handle is closed then
+// and there, and a later stat answers from the cache. A directory removed
+// while open lists as empty. A lookup that finds a known regular file again
+// (hard link table) anchors it at the new name and hands it the handle.
+//
+// A mapped file's Mappable holds its inode, so the page cache and its host
+// descriptor live as long as any mapping, even after the dentry is evicted
+// and the file closed.
 //
 // The sandbox is the only writer of its rootfs, so caching is aggressive:
 // attributes come from Walk and are kept until one of our own mutations
@@ -35,9 +71,9 @@
 // socket's bound endpoint live in the inode. Device nodes are opened by vfs
 // through its device registry.
 //
-// When an inode becomes unreachable (its dentry unlinked or renamed over
-// and no open file left), a runtime cleanup closes its gofer handle, its
-// host fd and releases its cached pages.
+// When an inode becomes unreachable (its dentry evicted, unlinked or
+// renamed over, no open file or mapping left), a runtime cleanup closes its
+// gofer handle, its host fd and releases its cached pages.
 //
 // # Lock order
 //
@@ -45,9 +81,18 @@
 //	  regShared.ioMu (serialises O_APPEND writes and size changes of a file)
 //	    memmap.Cache.mu
 //	      inode.mu (attributes, negative names, symlink target; leaf)
-//	filesystem.inodesMu (the hard-link table; leaf)
+//	  filesystem.locMu (RW: unlink and rename hold it for writing around
+//	    their gofer call, re-walks for reading around theirs)
+//	    filesystem.handleMu (handles and their LRU; leaf)
+//	regShared.mu (page cache and backing fd of a file)
+//	  filesystem.locMu ...
+//	filesystem.inodesMu (the hard-link table)
+//	  filesystem.handleMu
 //
-// No lock is held across a gofer round trip except the vfs ones and ioMu.
+// No lock is held across a gofer round trip except the vfs ones, ioMu and
+// locMu. Unlink and rename get every handle they need (which may re-walk,
+// taking locMu for reading) before they take locMu for writing; a re-walk
+// never takes locMu twice, so a waiting writer cannot deadlock it.
 package gofer
 
 import (
@@ -75,6 +120,10 @@ type Options struct {
 	// AttachPath is the directory below the gofer's root to serve ("" for
 	// the root itself).
 	AttachPath string
+	// MaxHandles bounds the gofer handles kept for files that can be
+	// walked to again (DefaultMaxHandles if 0). Each is a host fd in the
+	// gofer (two for a directory being read).
+	MaxHandles int
 }
 
 // filesystem is one mounted tree of a gofer.
@@ -88,6 +137,17 @@ type filesystem struct {
 	// links share one inode.
 	inodesMu sync.Mutex
 	inodes   map[fileKey]weak.Pointer[regInode]
+
+	// locMu is held for writing by unlink and rename around the gofer
+	// call and the location updates, and for reading by re-walks
+	// (handle.go), so a re-walk never sees a name half moved.
+	locMu sync.RWMutex
+	// handleMu guards every handle's mutable fields and the LRU of
+	// releasable handles below. Never held across a gofer round trip.
+	handleMu         sync.Mutex
+	lruHead, lruTail *handle
+	lruCost          int // sum of handle.cost on the LRU
+	maxHandles       int
 }
 
 type fileKey struct{ dev, ino uint64 }
@@ -106,8 +166,11 @@ func New(v *vfs.VirtualFilesystem, c *client.Client, mf *memfile.File, opts Opti
 		f.Close()
 		return nil, unix.ENOTDIR
 	}
-	fs := &filesystem{client: c, mf: mf, opts: opts, inodes: map[fileKey]weak.Pointer[regInode]{}}
-	fs.root = fs.newInode(f, st).(*dirInode)
+	if opts.MaxHandles <= 0 {
+		opts.MaxHandles = DefaultMaxHandles
+	}
+	fs := &filesystem{client: c, mf: mf, opts: opts, inodes: map[fileKey]weak.Pointer[regInode]{}, maxHandles: opts.MaxHandles}
+	fs.root = fs.newInode(f, st, nil, "").(*dirInode)
 	return v.NewFilesystem(fs, fs.root), nil
 }
 
@@ -119,7 +182,7 @@ func (fs *filesystem) MountOptions() string { return "" }
 
 // Statfs implements vfs.FilesystemImpl with the host's statfs of the root.
 func (fs *filesystem) Statfs(ctx vfs.Context) (vfs.StatFS, error) {
-	s, err := fs.root.file.Statfs()
+	s, err := fs.root.h.file.Statfs() // the root's handle is never released
 	if err != nil {
 		return vfs.StatFS{}, err
 	}
@@ -138,8 +201,8 @@ func (fs *filesystem) Statfs(ctx vfs.Context) (vfs.StatFS, error) {
 // inode is what every file of the filesystem has.
 type inode struct {
 	fs   *filesystem
-	file *client.File // immutable
-	kind uint32       // S_IFMT bits; immutable
+	h    *handle // immutable pointer; see handle.go
+	kind uint32  // S_IFMT bits; immutable
 
 	// mu guards the fields below.
 	mu sync.Mutex
@@ -156,32 +219,43 @@ type fileInode interface {
 
 func (i *inode) common() *inode { return i }
 
-// newInode wraps a handle the gofer just gave us. A regular file that is
-// already known (a hard link) gets its existing inode and f is closed.
-func (fs *filesystem) newInode(f *client.File, st client.Stat) fileInode {
+// newInode wraps a handle the gofer just gave us for name in parent (nil
+// for the root). A regular file that is already known (a hard link, or a
+// name looked up again after its dentry was evicted) gets its existing
+// inode, which takes f or closes it.
+func (fs *filesystem) newInode(f *client.File, st client.Stat, parent *dirInode, name string) fileInode {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		return fs.regularInode(f, st)
+		return fs.regularInode(f, st, parent, name)
 	case unix.S_IFDIR:
 		d := &dirInode{}
-		d.init(fs, f, st)
-		closeOnCollect(d, f)
+		d.init(fs, f, st, parent, name)
+		closeOnCollect(d, d.h)
 		return d
 	case unix.S_IFLNK:
 		s := &symlinkInode{}
-		s.init(fs, f, st)
-		closeOnCollect(s, f)
+		s.init(fs, f, st, parent, name)
+		closeOnCollect(s, s.h)
 		return s
 	default:
 		s := &specialInode{}
-		s.init(fs, f, st)
-		closeOnCollect(s, f)
+		s.init(fs, f, st, parent, name)
+		closeOnCollect(s, s.h)
 		return s
 	}
 }
 
-func (i *inode) init(fs *filesystem, f *client.File, st client.Stat) {
-	i.fs, i.file, i.kind, i.st, i.valid = fs, f, st.Mode&unix.S_IFMT, st, true
+func (i *inode) init(fs *filesystem, f *client.File, st client.Stat, parent *dirInode, name string) {
+	i.fs, i.kind, i.st, i.valid = fs, st.Mode&unix.S_IFMT, st, true
+	i.h = fs.newHandle(f, st, parent, name)
+}
+
+// Evict implements vfs.Evictor: vfs dropped a dentry of the inode, so its
+// handle goes now rather than when the budget or the garbage collector
+// gets to it. A later use walks to the file again.
+func (i *inode) Evict() bool {
+	i.fs.releaseIdle(i.h)
+	return true
 }
 
 // Stat implements vfs.Inode.Stat from the cache, asking the gofer if our
@@ -202,7 +276,19 @@ func (i *inode) stat() (client.Stat, error) {
 		return st, nil
 	}
 	i.mu.Unlock()
-	st, err := i.file.Stat()
+	f, err := i.fs.get(i.h)
+	if err != nil {
+		if err == unix.ENOENT {
+			// Unlinked and no handle kept: nobody changes the
+			// file any more, the cached attributes are right.
+			i.mu.Lock()
+			defer i.mu.Unlock()
+			return i.st, nil
+		}
+		return client.Stat{}, err
+	}
+	defer i.fs.put(i.h)
+	st, err := f.Stat()
 	if err != nil {
 		return client.Stat{}, err
 	}
@@ -251,7 +337,12 @@ func (i *inode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 	if req.Mask == 0 {
 		return nil
 	}
-	st, err := i.file.Setattr(req)
+	f, err := i.fs.get(i.h)
+	if err != nil {
+		return err
+	}
+	defer i.fs.put(i.h)
+	st, err := f.Setattr(req)
 	if err != nil {
 		return err
 	}
@@ -330,7 +421,12 @@ func (s *symlinkInode) Readlink(ctx vfs.Context) (string, error) {
 		return t, nil
 	}
 	s.mu.Unlock()
-	t, err := s.file.Readlink()
+	f, err := s.fs.get(s.h)
+	if err != nil {
+		return "", err
+	}
+	t, err := f.Readlink()
+	s.fs.put(s.h)
 	if err != nil {
 		return "", err
 	}

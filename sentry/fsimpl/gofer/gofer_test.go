@@ -52,7 +52,11 @@ func seqpacketPair(t testing.TB) (*net.UnixConn, *net.UnixConn) {
 }
 
 func newEnv(t testing.TB, opts Options, serverRO bool) *env {
-	dir := t.TempDir()
+	return newEnvAt(t, t.TempDir(), opts, serverRO)
+}
+
+// newEnvAt is newEnv serving dir.
+func newEnvAt(t testing.TB, dir string, opts Options, serverRO bool) *env {
 	a, b := seqpacketPair(t)
 	done := make(chan error, 1)
 	go func() { done <- goferserver.Serve(b, dir, goferserver.Options{ReadOnly: serverRO}) }()

@@ -25,7 +25,6 @@ type regInode struct {
 // point back to the regInode, or the inode would never be collected). It is
 // also the page cache's Backing.
 type regShared struct {
-	file     *client.File
 	mf       *memfile.File
 	readOnly bool
 	fs       *filesystem
@@ -41,23 +40,29 @@ type regShared struct {
 	stashed   int // fd Create opened, for the first Open; -1 if none
 }
 
-// regularInode returns the inode of the regular file f names, sharing the
-// existing one if the file is already known under another name.
-func (fs *filesystem) regularInode(f *client.File, st client.Stat) *regInode {
+// regularInode returns the inode of the regular file f names (name in
+// parent), sharing the existing one if the file is already known: under
+// another name (a hard link), or under this name while the inode outlived
+// its evicted dentry (open, or mapped). The existing inode takes f if it had
+// released its handle.
+func (fs *filesystem) regularInode(f *client.File, st client.Stat, parent *dirInode, name string) *regInode {
 	key := fileKey{st.Dev, st.Ino}
 	fs.inodesMu.Lock()
 	defer fs.inodesMu.Unlock()
 	if wp, ok := fs.inodes[key]; ok {
 		if r := wp.Value(); r != nil {
-			f.Close()
+			if !fs.adopt(r.h, f, parent, name) {
+				f.Close()
+			}
 			return r
 		}
 	}
 	r := &regInode{}
-	r.init(fs, f, st)
-	r.sh = &regShared{file: f, mf: fs.mf, readOnly: fs.opts.ReadOnly, fs: fs, key: key, backingFD: -1, stashed: -1}
+	r.init(fs, f, st, parent, name)
+	r.sh = &regShared{mf: fs.mf, readOnly: fs.opts.ReadOnly, fs: fs, key: key, backingFD: -1, stashed: -1}
 	fs.inodes[key] = weak.Make(r)
 	runtime.AddCleanup(r, releaseShared, r.sh)
+	closeOnCollect(r, r.h)
 	return r
 }
 
@@ -93,7 +98,6 @@ func releaseShared(sh *regShared) {
 	}
 	sh.backingFD, sh.stashed = -1, -1
 	sh.mu.Unlock()
-	sh.file.Close()
 }
 
 func (r *regInode) stashFD(fd int) {
@@ -140,7 +144,12 @@ func (r *regInode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 		r.sh.ioMu.Lock()
 		defer r.sh.ioMu.Unlock()
 	}
-	st, err := r.file.Setattr(req)
+	f, err := r.fs.get(r.h)
+	if err != nil {
+		return err
+	}
+	defer r.fs.put(r.h)
+	st, err := f.Setattr(req)
 	if err != nil {
 		return err
 	}
@@ -161,12 +170,27 @@ func (r *regInode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vf
 	fd := r.takeStashed()
 	if fd < 0 {
 		gflags := int(flags)&(unix.O_ACCMODE|unix.O_NOATIME|unix.O_SYNC|unix.O_DSYNC) | unix.O_CLOEXEC
-		var err error
-		if fd, err = r.file.Open(gflags); err != nil {
+		f, err := r.fs.get(r.h)
+		if err != nil {
+			return nil, err
+		}
+		fd, err = f.Open(gflags)
+		r.fs.put(r.h)
+		if err != nil {
 			return nil, err
 		}
 	}
+	r.fs.opened(r.h)
 	return &regularFile{r: r, fd: fd}, nil
+}
+
+// mappedFile is the Mappable handed to the memory manager: the inode's page
+// cache, holding the inode so that it (and so the cache and its backing fd)
+// lives as long as a mapping does, even after its dentry is evicted and its
+// file closed (ld.so maps libraries and closes them).
+type mappedFile struct {
+	*memmap.Cache
+	r *regInode
 }
 
 // Mappable returns the inode's page cache, creating it on first use.
@@ -175,24 +199,28 @@ func (r *regInode) mappable() (memmap.Mappable, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.cache != nil {
-		return sh.cache, nil
+		return mappedFile{sh.cache, r}, nil
 	}
 	if sh.backingFD < 0 {
+		f, err := r.fs.get(r.h)
+		if err != nil {
+			return nil, err
+		}
 		fd := -1
-		var err error
 		if !sh.readOnly {
-			fd, err = sh.file.Open(unix.O_RDWR | unix.O_CLOEXEC)
+			fd, err = f.Open(unix.O_RDWR | unix.O_CLOEXEC)
 		}
 		if fd < 0 {
-			fd, err = sh.file.Open(unix.O_RDONLY | unix.O_CLOEXEC)
+			fd, err = f.Open(unix.O_RDONLY | unix.O_CLOEXEC)
 		}
+		r.fs.put(r.h)
 		if err != nil {
 			return nil, err
 		}
 		sh.backingFD = fd
 	}
 	sh.cache = memmap.NewCache(sh.mf, sh)
-	return sh.cache, nil
+	return mappedFile{sh.cache, r}, nil
 }
 
 // ReadAt implements memmap.Backing.
@@ -319,4 +347,7 @@ func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) 
 }
 
 // Release implements vfs.FileImpl.Release.
-func (f *regularFile) Release(ctx vfs.Context) { unix.Close(f.fd) }
+func (f *regularFile) Release(ctx vfs.Context) {
+	unix.Close(f.fd)
+	f.r.fs.closed(f.r.h)
+}

@@ -96,7 +96,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			}
 		}
 	}()
-	if err := s.fault("dir"); err != nil {
+	if err := s.fault("container:dir"); err != nil {
 		return "", err
 	}
 
@@ -113,7 +113,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			}
 		}
 	}()
-	if err := s.fault("snapshot"); err != nil {
+	if err := s.fault("container:snapshot"); err != nil {
 		return "", err
 	}
 	if err := rootfs.Mount(c.RootfsDir); err != nil {
@@ -127,7 +127,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			}
 		}
 	}()
-	if err := s.fault("mount"); err != nil {
+	if err := s.fault("container:mount"); err != nil {
 		return "", err
 	}
 
@@ -135,7 +135,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 	if err := s.mountVolumes(&c, &pod, cfg); err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
 	}
-	if err := s.fault("volumes"); err != nil {
+	if err := s.fault("container:volumes"); err != nil {
 		return "", err
 	}
 
@@ -175,7 +175,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			}()
 		}
 	}
-	if err := s.fault("log"); err != nil {
+	if err := s.fault("container:log"); err != nil {
 		return "", err
 	}
 
@@ -191,7 +191,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			sandbox.KillGofer(g.PID, c.RootfsDir)
 		}
 	}()
-	if err := s.fault("gofer"); err != nil {
+	if err := s.fault("container:gofer"); err != nil {
 		return "", err
 	}
 
@@ -216,7 +216,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			control.Call(pod.ControlSocket, control.MethodRemoveContainer, control.ContainerRequest{ID: c.ID}, nil, nil, 5*time.Second)
 		}
 	}()
-	if err := s.fault("sentry"); err != nil {
+	if err := s.fault("container:sentry"); err != nil {
 		return "", err
 	}
 

@@ -80,7 +80,7 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 			}
 		}
 	}()
-	if err := s.fault("record"); err != nil {
+	if err := s.fault("pod:record"); err != nil {
 		return "", err
 	}
 
@@ -93,13 +93,13 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 			os.RemoveAll(p.Dir)
 		}
 	}()
-	if err := s.fault("dir"); err != nil {
+	if err := s.fault("pod:dir"); err != nil {
 		return "", err
 	}
 	if err := sandbox.WriteEtcFiles(p.Dir, hostname, cfg.GetDnsConfig()); err != nil {
 		return "", fmt.Errorf("pod /etc files: %w", err)
 	}
-	if err := s.fault("files"); err != nil {
+	if err := s.fault("pod:files"); err != nil {
 		return "", err
 	}
 
@@ -117,7 +117,7 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 			sandbox.Shutdown(sn.Socket, sn.PID, 2*time.Second)
 		}
 	}()
-	if err := s.fault("sentry"); err != nil {
+	if err := s.fault("pod:sentry"); err != nil {
 		return "", err
 	}
 
@@ -129,7 +129,7 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}); err != nil {
 		return "", err
 	}
-	if err := s.fault("ready"); err != nil {
+	if err := s.fault("pod:ready"); err != nil {
 		return "", err
 	}
 	return id, nil

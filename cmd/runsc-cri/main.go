@@ -22,7 +22,9 @@ Usage:
   runsc-cri do [flags] -- COMMAND [ARG...]   run one command in a fresh sandbox
   runsc-cri syscalls [--all]                 print the system-call support table
   runsc-cri version                          print the version
-  runsc-cri boot --spec FILE                 run a sandbox's sentry (started by the daemon)
+  runsc-cri boot --spec FILE                 run a one-process sandbox's sentry from a JSON spec
+  runsc-cri boot --pod --control PATH --spec FILE [--ready-fd N]
+                                             run a pod's sentry (started by the daemon)
   runsc-cri gofer --root DIR --sock-fd N     serve a sandbox's files (started by do/the daemon)
   runsc-cri serve [--config FILE] [--socket PATH] [--root DIR] [--registry-config-dir DIR]
                   [--platform ptrace|kvm] [--log-level LEVEL]

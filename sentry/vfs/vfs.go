@@ -216,6 +216,28 @@ func (v *VirtualFilesystem) sortedMounts() []*Mount {
 	return ms
 }
 
+// reachable reports whether vd lies at or below root in the mount tree, so
+// that a process chrooted at root (a pod's container) sees only its own
+// mounts in /proc/self/mounts, as with Linux's mount namespaces.
+func reachable(root, vd VirtualDentry) bool {
+	for {
+		if vd == root {
+			return true
+		}
+		if vd.Dentry == vd.Mount.root {
+			if vd.Mount.parent == nil {
+				return false
+			}
+			vd = VirtualDentry{vd.Mount.parent, vd.Mount.point}
+			continue
+		}
+		vd.Dentry = vd.Dentry.parent.Load()
+		if vd.Dentry == nil {
+			return false
+		}
+	}
+}
+
 // GenerateProcMounts returns the text of /proc/[pid]/mounts for a task whose
 // root is root: one line per mount visible below root, as
 // "source target fstype options 0 0".
@@ -225,9 +247,12 @@ func (v *VirtualFilesystem) GenerateProcMounts(root VirtualDentry) string {
 		if m.anon {
 			continue
 		}
+		if !reachable(root, VirtualDentry{m, m.root}) {
+			continue // outside the caller's root (another container's)
+		}
 		target, err := v.PathOf(root, VirtualDentry{m, m.root})
 		if err != nil {
-			continue // not reachable from root
+			continue
 		}
 		opts := m.optionString()
 		src := m.source
@@ -244,6 +269,9 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 	var b strings.Builder
 	for _, m := range v.sortedMounts() {
 		if m.anon {
+			continue
+		}
+		if !reachable(root, VirtualDentry{m, m.root}) {
 			continue
 		}
 		target, err := v.PathOf(root, VirtualDentry{m, m.root})

@@ -199,13 +199,11 @@ func (d *dirInode) remove(name string, child vfs.Inode, flags int) error {
 	ci := c.common()
 	// A file that stays reachable (open, or by another name) must hold
 	// its handle before it loses the name it can be found by.
-	keep := d.fs.keepOnRemove(ci.h, ci)
+	keep, linked := d.fs.removal(ci)
 	if keep {
-		if _, err := d.fs.get(ci.h); err != nil {
-			keep = false // lost already; the name goes anyway
-		} else {
+		if _, err := d.fs.get(ci.h); err == nil {
 			defer d.fs.put(ci.h)
-		}
+		} // else lost already; the name goes anyway
 	}
 	df, err := d.fs.get(d.h)
 	if err != nil {
@@ -215,7 +213,7 @@ func (d *dirInode) remove(name string, child vfs.Inode, flags int) error {
 	d.fs.locMu.Lock()
 	err = df.Unlink(name, flags)
 	if err == nil {
-		d.fs.detach(ci.h, d, name, keep)
+		d.fs.detach(ci.h, d, name, linked)
 	}
 	d.fs.locMu.Unlock()
 	if err != nil {
@@ -243,8 +241,8 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 	ci := c.common()
 	exchange := flags&linux.RENAME_EXCHANGE != 0
 	var (
-		ri   *inode
-		keep bool
+		ri     *inode
+		linked bool
 	)
 	if replaced != nil {
 		r, ok := replaced.(fileInode)
@@ -253,11 +251,10 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 		}
 		ri = r.common()
 		if !exchange {
-			keep = d.fs.keepOnRemove(ri.h, ri)
+			var keep bool
+			keep, linked = d.fs.removal(ri)
 			if keep {
-				if _, err := d.fs.get(ri.h); err != nil {
-					keep = false
-				} else {
+				if _, err := d.fs.get(ri.h); err == nil {
 					defer d.fs.put(ri.h)
 				}
 			}
@@ -277,7 +274,7 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 	err = df.Rename(ndf, oldName, newName, flags)
 	if err == nil {
 		if ri != nil && !exchange {
-			d.fs.detach(ri.h, nd, newName, keep)
+			d.fs.detach(ri.h, nd, newName, linked)
 		}
 		d.fs.moved(ci.h, d, oldName, nd, newName)
 		if ri != nil && exchange {

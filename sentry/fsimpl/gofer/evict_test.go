@@ -401,3 +401,60 @@ func TestConcurrentEviction(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Unlinked files give their handles back at once (not when the garbage
+// collector gets to their inodes), and an unlinked open file at its last
+// close.
+func TestUnlinkReleasesHandles(t *testing.T) {
+	e := newEnv(t, Options{MaxHandles: 1000}, false)
+	base := openFDs(t)
+	for i := 0; i < 300; i++ {
+		fd, err := e.v.OpenAt(rootCtx, e.pop(fmt.Sprintf("f%d", i)), vfs.OpenOptions{Flags: unix.O_CREAT | unix.O_WRONLY, Mode: 0o644})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd.DecRef(rootCtx)
+	}
+	if n := openFDs(t); n < base+300 {
+		t.Fatalf("%d descriptors after creating 300 files (base %d): handles not held?", n, base)
+	}
+	for i := 0; i < 300; i++ {
+		if err := e.v.UnlinkAt(rootCtx, e.pop(fmt.Sprintf("f%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The gofer closes asynchronously; give it a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for openFDs(t) > base+5 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := openFDs(t); n > base+5 {
+		t.Errorf("%d descriptors after unlinking them all (base %d)", n, base)
+	}
+
+	fd, err := e.v.OpenAt(rootCtx, e.pop("open"), vfs.OpenOptions{Flags: unix.O_CREAT | unix.O_RDWR, Mode: 0o644})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := fd.Inode().(*regInode).h
+	if err := e.v.UnlinkAt(rootCtx, e.pop("open")); err != nil {
+		t.Fatal(err)
+	}
+	if err := fd.SetStat(rootCtx, &vfs.SetStatOptions{Mask: linux.STATX_SIZE, Size: 7}); err != nil {
+		t.Fatalf("ftruncate of the unlinked open file: %v", err)
+	}
+	fs := e.impl()
+	fs.handleMu.Lock()
+	held := h.file != nil
+	fs.handleMu.Unlock()
+	if !held {
+		t.Fatal("an unlinked open file lost its handle")
+	}
+	fd.DecRef(rootCtx)
+	fs.handleMu.Lock()
+	held = h.file != nil
+	fs.handleMu.Unlock()
+	if held {
+		t.Error("the last close of an unlinked file kept its handle")
+	}
+}

@@ -287,36 +287,34 @@ func (fs *filesystem) moved(h *handle, oldDir *dirInode, oldName string, newDir 
 	fs.handleMu.Unlock()
 }
 
-// keepOnRemove reports whether the file of h must keep its handle if its
-// name goes: it is open, or it has other names (nlink, from the cached
-// attributes, above 1 for a non-directory).
-func (fs *filesystem) keepOnRemove(h *handle, i *inode) bool {
+// removal says what losing a name means for the file of i: linked if it
+// has other names (a non-directory whose cached link count is above 1),
+// keep if its handle must be kept (linked, or open).
+func (fs *filesystem) removal(i *inode) (keep, linked bool) {
+	if i.kind != unix.S_IFDIR {
+		i.mu.Lock()
+		linked = !i.valid || i.st.Nlink > 1
+		i.mu.Unlock()
+	}
 	fs.handleMu.Lock()
-	opens := h.opens
+	keep = linked || i.h.opens > 0
 	fs.handleMu.Unlock()
-	if opens > 0 {
-		return true
-	}
-	if i.kind == unix.S_IFDIR {
-		return false
-	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	return !i.valid || i.st.Nlink > 1
+	return keep, linked
 }
 
 // detach records that name in dir, which named the file of h, was removed
 // (locMu held for writing). If that was h's location the handle can no
-// longer be found again: it is kept if keep, else closed once idle.
-func (fs *filesystem) detach(h *handle, dir *dirInode, name string, keep bool) {
+// longer be found again: it is kept while the file is open or linked
+// elsewhere, and closed (once idle) otherwise.
+func (fs *filesystem) detach(h *handle, dir *dirInode, name string, linked bool) {
 	fs.handleMu.Lock()
 	var f *client.File
 	if h.parent == dir && h.name == name && !h.detached {
 		if h.onList {
 			fs.listRemoveLocked(h)
 		}
-		h.detached, h.linked = true, keep
-		if !keep && h.users == 0 {
+		h.detached, h.linked = true, linked
+		if !linked && h.opens == 0 && h.users == 0 {
 			f = h.file
 			h.setFileLocked(nil)
 		}

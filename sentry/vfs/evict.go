@@ -35,7 +35,8 @@ const DefaultMaxCachedDentries = 16384
 //
 // When the list grows past max, the operation that grew it sets needShrink;
 // the vfs operation finishing next (endRead, endWrite) takes renameMu for
-// writing and evicts down to 7/8 of max. With renameMu held for writing no
+// writing (at once if it is free, else in a goroutine of its own) and
+// evicts down to 7/8 of max. With renameMu held for writing no
 // path walk is in progress, so every *Dentry held outside vfs is counted in
 // Dentry.refs (open files, cwd and root, mount roots, GetDentryAt results)
 // and the scan can tell which dentries are unused. Pinned dentries (refs,
@@ -187,15 +188,27 @@ func (v *VirtualFilesystem) endWrite() {
 }
 
 // shrink runs an eviction scan unless another goroutine is already at it.
+// The caller of a vfs operation may hold locks that a filesystem callback
+// running under renameMu (proc's, say) wants, so it must not wait for
+// renameMu here: if the lock is not free at once, a goroutine of its own,
+// holding nothing else, waits for it.
 func (v *VirtualFilesystem) shrink() {
 	c := &v.dcache
 	if !c.shrinking.CompareAndSwap(false, true) {
 		return
 	}
-	v.renameMu.Lock()
-	v.shrinkLocked()
-	v.renameMu.Unlock()
-	c.shrinking.Store(false)
+	if v.renameMu.TryLock() {
+		v.shrinkLocked()
+		v.renameMu.Unlock()
+		c.shrinking.Store(false)
+		return
+	}
+	go func() {
+		v.renameMu.Lock()
+		v.shrinkLocked()
+		v.renameMu.Unlock()
+		c.shrinking.Store(false)
+	}()
 }
 
 // shrinkLocked evicts down to 7/8 of the bound (renameMu held for writing).

@@ -1,6 +1,9 @@
 package cri
 
 import (
+	"bytes"
+	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +12,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/util/exec"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -179,4 +185,68 @@ func TestPodLifecycle(t *testing.T) {
 			break
 		}
 	}
+}
+
+// TestExecStreaming runs commands through CRI Exec and the streaming
+// server with client-go's SPDY executor: stdin to stdout, stderr apart,
+// exit codes, and a tty.
+func TestExecStreaming(t *testing.T) {
+	e := newPodEnv(t)
+	d := startPodDaemon(t, filepath.Join(t.TempDir(), "root"), e.certs)
+	d.pull(t, e.image)
+	ctx := ctxT(t)
+	pcfg := podConfigFor("stream", t.TempDir())
+	podID := d.runPod(t, pcfg)
+	id := d.createStart(t, podID, pcfg, ctrConfig("app", e.image, "exec sleep 1000"))
+
+	run := func(req *runtimeapi.ExecRequest, stdin string) (string, string, error) {
+		t.Helper()
+		resp, err := d.rt.Exec(ctx, req)
+		if err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+		u, err := url.Parse(resp.Url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, err := remotecommand.NewSPDYExecutor(&restclient.Config{}, "POST", u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stdout, stderr bytes.Buffer
+		opts := remotecommand.StreamOptions{Tty: req.Tty}
+		if req.Stdin {
+			opts.Stdin = strings.NewReader(stdin)
+		}
+		if req.Stdout {
+			opts.Stdout = &stdout
+		}
+		if req.Stderr {
+			opts.Stderr = &stderr
+		}
+		err = ex.StreamWithContext(ctx, opts)
+		return stdout.String(), stderr.String(), err
+	}
+	out, errOut, err := run(&runtimeapi.ExecRequest{ContainerId: id, Cmd: []string{"/bin/sh", "-c", "cat; echo to-err >&2"},
+		Stdin: true, Stdout: true, Stderr: true}, "through stdin\n")
+	if err != nil || out != "through stdin\n" || errOut != "to-err\n" {
+		t.Errorf("exec with stdin: %q %q %v", out, errOut, err)
+	}
+	_, _, err = run(&runtimeapi.ExecRequest{ContainerId: id, Cmd: []string{"/bin/sh", "-c", "exit 5"}, Stdout: true}, "")
+	var ce exec.CodeExitError
+	if !errors.As(err, &ce) || ce.Code != 5 {
+		t.Errorf("exit 5 through Exec: %v", err)
+	}
+	out, _, err = run(&runtimeapi.ExecRequest{ContainerId: id, Cmd: []string{"/bin/sh", "-c", "test -t 0 && echo is-a-tty"},
+		Stdin: true, Stdout: true, Tty: true}, "")
+	if err != nil || !strings.Contains(out, "is-a-tty") {
+		t.Errorf("exec with a tty: %q %v", out, err)
+	}
+
+	_, err = d.rt.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: "nope", Cmd: []string{"true"}, Stdout: true})
+	wantCode(t, "Exec unknown container", err, codes.NotFound)
+	_, err = d.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Stdout: true})
+	wantCode(t, "Attach", err, codes.Unimplemented)
+	_, err = d.rt.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: podID, Port: []int32{80}})
+	wantCode(t, "PortForward", err, codes.Unimplemented)
 }

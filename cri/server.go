@@ -52,6 +52,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"k8s.io/cri-streaming/pkg/streaming"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/runsc-cri/runsc-cri/cri/config"
@@ -86,6 +87,9 @@ type Server struct {
 	inject injectFault
 
 	podLocks, ctrLocks keyedMutex
+
+	// stream is the streaming server (Exec), set by Serve. Guarded by mu.
+	stream streaming.Server
 
 	// watchCtx ends the watchers at shutdown; watchWG counts them.
 	watchCtx    context.Context
@@ -175,6 +179,11 @@ func (s *Server) Serve(ctx context.Context, ready chan<- struct{}) error {
 	if err != nil {
 		return err
 	}
+	stopStreaming, err := s.startStreaming()
+	if err != nil {
+		return err
+	}
+	defer stopStreaming()
 	ic := &interceptor{log: s.log}
 	g := grpc.NewServer(grpc.UnaryInterceptor(ic.unary), grpc.StreamInterceptor(ic.stream))
 	runtimeapi.RegisterRuntimeServiceServer(g, s)

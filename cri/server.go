@@ -52,8 +52,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"k8s.io/cri-streaming/pkg/streaming"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+	"k8s.io/cri-streaming/pkg/streaming"
 
 	"github.com/runsc-cri/runsc-cri/cri/config"
 	"github.com/runsc-cri/runsc-cri/cri/images"

@@ -14,7 +14,13 @@
 // containers are records in cri/store (under Root/state), run by
 // cri/sandbox: one sentry per pod, one gofer per container, talked to only
 // through sentry/control. Each running container has a watcher goroutine
-// (watch.go) blocked in control Wait that records its exit.
+// (watch.go) blocked in control Wait that records its exit. Exec streams
+// go through k8s.io/cri-streaming on a loopback HTTP port (streaming.go).
+//
+// Idempotency, as the CRI spec asks and containerd does: stopping a
+// stopped pod or container, and removing a removed (or unknown) pod or
+// container, succeed; stopping an unknown one is NotFound; a taken pod or
+// container name is AlreadyExists.
 //
 // Root holds images/ (the image store), state/ (the store), pods/<id>/
 // (a pod's spec, sentry log and /etc files), containers/<id>/ (a
@@ -24,8 +30,8 @@
 // # Lifecycle
 //
 // New opens the image store and the pod store and reattaches to the pods
-// that survived the last daemon (recover.go); Serve listens on the socket (its directory
-// created 0700, a stale socket left by a dead daemon removed, a live one
+// that survived the last daemon (watch.go: recover); Serve starts the
+// streaming server, listens on the socket (its directory created 0700, a stale socket left by a dead daemon removed, a live one
 // refused) and serves until its context is done; then it stops accepting,
 // waits for in-flight calls (up to ShutdownTimeout, then cancels them),
 // stops the watchers and closes the image store. Pods are not touched by
@@ -34,8 +40,8 @@
 //
 // # Locking
 //
-// Server.mu guards the runtime config set by UpdateRuntimeConfig and the
-// watcher table. Pod and container operations are serialised per object
+// Server.mu guards the runtime config set by UpdateRuntimeConfig, the
+// streaming server and the watcher table. Pod and container operations are serialised per object
 // by podLocks and ctrLocks (a pod's lock before its containers' locks);
 // the stores do their own locking and are always taken last.
 package cri

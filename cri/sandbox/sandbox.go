@@ -35,11 +35,22 @@
 // sentry closes the connection (container removed, or sentry gone), and
 // its waiting parent with it.
 //
+// Known limit of one gofer per container: two containers that mount the
+// same host directory see it through two gofer connections, so two
+// dentry caches in the sentry; today the sentry caches negative lookups,
+// so a file one container (or the host) creates after the other looked
+// for it stays invisible to the other until the lookup is revalidated.
+// The fix belongs in the sentry's gofer client (revalidate on shared
+// mounts); a pod-wide gofer for volumes (PodSpec.GoferFD) would fix the
+// container-to-container case only, at the price of mount propagation
+// into a running gofer.
+//
 // Not done yet: cgroups (the sentry's memory limit is its memory file's
 // size; there is no host CPU limit), pod networking (the sentry's
-// network stack is not attached to a CNI interface), and oom_score_adj,
-// which is only attempted: lowering it needs CAP_SYS_RESOURCE, and a
-// failure is a warning.
+// network stack is not attached to a CNI interface). Sentries and gofers
+// inherit the daemon's oom_score_adj; Runner.OOMScoreAdj sets another one
+// where asked, and a failure (lowering it needs CAP_SYS_RESOURCE, which
+// these machines lack) is only a warning.
 package sandbox
 
 import (

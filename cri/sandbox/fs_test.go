@@ -1,0 +1,82 @@
+package sandbox
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// TestBindInRootStaysInside: symlinks and ".." in a container tree never
+// place a bind mount outside it; read-only binds refuse writes.
+func TestBindInRootStaysInside(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	root, outside, src := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	os.Symlink(outside, filepath.Join(root, "abs"))
+	os.Symlink("../../../../../../"+outside, filepath.Join(root, "rel"))
+	var mounts []string
+	defer func() { Unmount(mounts) }()
+	for _, dest := range []string{"/abs/m", "/rel/m", "/../../" + outside + "/m", "/ok/deep/m"} {
+		hp, err := BindInRoot(root, dest, src, true)
+		if err == nil {
+			mounts = append(mounts, hp)
+			if !strings.HasPrefix(hp, root+"/") {
+				t.Errorf("%s: mounted at %s, outside %s", dest, hp, root)
+			}
+			if err := os.WriteFile(filepath.Join(hp, "new"), nil, 0o644); err == nil {
+				t.Errorf("%s: a read-only bind took a write", dest)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Errorf("something was created outside the root: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(root, "ok", "deep", "m", "f")); err != nil {
+		t.Errorf("the plain bind is not there: %v", err)
+	}
+	// A file onto a file.
+	file := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(file, []byte("hosts\n"), 0o644)
+	hp, err := BindInRoot(root, "/etc/hosts", file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts, hp)
+	if b, _ := os.ReadFile(filepath.Join(root, "etc", "hosts")); string(b) != "hosts\n" {
+		t.Errorf("file bind: %q", b)
+	}
+	if err := Unmount(mounts); err != nil {
+		t.Fatal(err)
+	}
+	mounts = nil
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(root, "etc", "hosts"), &st); err != nil || st.Size != 0 {
+		t.Errorf("after unmount the mount point should be the empty file: %v %d", err, st.Size)
+	}
+}
+
+func TestWriteEtcFiles(t *testing.T) {
+	dir := t.TempDir()
+	err := WriteEtcFiles(dir, "web-0", &runtimeapi.DNSConfig{Servers: []string{"10.0.0.10", "10.0.0.11"},
+		Searches: []string{"ns.svc.cluster.local", "svc.cluster.local"}, Options: []string{"ndots:5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "resolv.conf"))
+	want := "search ns.svc.cluster.local svc.cluster.local\nnameserver 10.0.0.10\nnameserver 10.0.0.11\noptions ndots:5\n"
+	if string(b) != want {
+		t.Errorf("resolv.conf %q, want %q", b, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hostname")); string(b) != "web-0\n" {
+		t.Errorf("hostname %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "hosts")); !strings.Contains(string(b), "127.0.0.1\tlocalhost\n") || !strings.Contains(string(b), "\tweb-0\n") {
+		t.Errorf("hosts %q", b)
+	}
+}

@@ -102,6 +102,24 @@ func TestPodLifecycle(t *testing.T) {
 		t.Errorf("ListPodSandboxStats: %v %v", l, err)
 	}
 
+	if md, err := d.rt.ListMetricDescriptors(ctx, &runtimeapi.ListMetricDescriptorsRequest{}); err != nil || len(md.Descriptors) == 0 {
+		t.Errorf("ListMetricDescriptors: %v %v", md, err)
+	}
+	if pm, err := d.rt.ListPodSandboxMetrics(ctx, &runtimeapi.ListPodSandboxMetricsRequest{}); err != nil ||
+		len(pm.PodMetrics) != 1 || len(pm.PodMetrics[0].Metrics) == 0 || len(pm.PodMetrics[0].ContainerMetrics) != 1 {
+		t.Errorf("ListPodSandboxMetrics: %v %v", pm, err)
+	}
+	if sc, err := d.rt.StreamContainers(ctx, &runtimeapi.StreamContainersRequest{}); err != nil {
+		t.Errorf("StreamContainers: %v", err)
+	} else if m, err := sc.Recv(); err != nil || len(m.Containers) != 1 {
+		t.Errorf("StreamContainers: %v %v", m, err)
+	}
+	if sp, err := d.rt.StreamPodSandboxes(ctx, &runtimeapi.StreamPodSandboxesRequest{}); err != nil {
+		t.Errorf("StreamPodSandboxes: %v", err)
+	} else if m, err := sp.Recv(); err != nil || len(m.PodSandboxes) != 1 {
+		t.Errorf("StreamPodSandboxes: %v %v", m, err)
+	}
+
 	// ReopenContainerLog: the old file is rotated away, new lines land in
 	// a new one.
 	os.Rename(logPath, logPath+".1")

@@ -2,12 +2,16 @@ package cri
 
 import (
 	"encoding/json"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/runsc-cri/runsc-cri/cri/store"
@@ -106,6 +110,78 @@ func TestDaemonRestart(t *testing.T) {
 		if _, err := d2.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
 			t.Errorf("RemovePodSandbox %s: %v", id, err)
 		}
+	}
+	if m := mountsUnder(root); len(m) != 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+}
+
+// TestDaemonKilled runs the real `runsc-cri serve`, kills it with SIGKILL
+// while a container runs, and starts it again: the sentry and the gofer
+// were not the daemon's to take down (own sessions, no death signal tied
+// to the daemon), so the pod is still Ready, its container Running and
+// exec-able; then SIGTERM stops the daemon gracefully.
+func TestDaemonKilled(t *testing.T) {
+	e := newPodEnv(t)
+	bin := runscBinary(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	sock := filepath.Join(dir, "run", "cri.sock")
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "serve", "--config", filepath.Join(dir, "none.toml"), "--socket", sock, "--root", root,
+			"--registry-config-dir", e.certs, "--log-level", "warn")
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			if c, err := net.Dial("unix", sock); err == nil {
+				c.Close()
+				return cmd
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatal("the daemon did not listen")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	t.Cleanup(func() { sweep(root) })
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	d := &daemon{rt: runtimeapi.NewRuntimeServiceClient(conn), im: runtimeapi.NewImageServiceClient(conn)}
+
+	first := start()
+	d.pull(t, e.image)
+	pcfg := podConfigFor("killed", t.TempDir())
+	podID := d.runPod(t, pcfg)
+	id := d.createStart(t, podID, pcfg, ctrConfig("app", e.image, "echo up; exec sleep 1000"))
+	waitFile(t, filepath.Join(pcfg.LogDirectory, "app", "0.log"), "up")
+	first.Process.Kill()
+	first.Wait()
+
+	second := start()
+	ctx := ctxT(t)
+	ps, err := d.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID})
+	if err != nil || ps.Status.State != runtimeapi.PodSandboxState_SANDBOX_READY {
+		t.Fatalf("pod after the daemon was killed: %v %v", ps, err)
+	}
+	if st := d.ctrStatus(t, id); st.State != runtimeapi.ContainerState_CONTAINER_RUNNING {
+		t.Errorf("container after the daemon was killed: %v", st)
+	}
+	if r := d.exec(t, id, 10, "cat", "/work/hello"); string(r.Stdout) != "hello from the image\n" {
+		t.Errorf("exec (through the gofer) after the daemon was killed: %q %q", r.Stdout, r.Stderr)
+	}
+	if _, err := d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: podID}); err != nil {
+		t.Error(err)
+	}
+	second.Process.Signal(unix.SIGTERM)
+	if err := second.Wait(); err != nil {
+		t.Errorf("daemon exit after SIGTERM: %v", err)
 	}
 	if m := mountsUnder(root); len(m) != 0 {
 		t.Errorf("mounts left: %v", m)

@@ -197,7 +197,24 @@ func (p *ptracePlatform) takeStub() (s pooledStub, err error) {
 	}
 	p.refillLocked()
 	p.mu.Unlock()
-	p.ctl.do(func() { s, err = p.ctl.newStub() })
+	p.ctl.do(func() {
+		// The refills queued before this ran first: take what they made
+		// rather than make one more.
+		// (No post from here: the controller must not wait on its own
+		// queue.)
+		p.mu.Lock()
+		if n := len(p.pool); n > 0 && !p.closed {
+			s = p.pool[n-1]
+			p.pool = p.pool[:n-1]
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		s, err = p.ctl.newStub()
+	})
+	p.mu.Lock()
+	p.refillLocked()
+	p.mu.Unlock()
 	return s, err
 }
 

@@ -27,8 +27,17 @@ import (
 var (
 	binOnce sync.Once
 	binPath string
+	binDir  string // a temporary directory of a binary built here
 	binSkip string // why pod tests cannot run, if they cannot
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // runscBinary returns a runsc-cri binary with `boot --pod` (built once per
 // test run, or $RUNSC_CRI_BINARY), skipping the test with the reason when
@@ -46,6 +55,7 @@ func runscBinary(t *testing.T) string {
 				binSkip = err.Error()
 				return
 			}
+			binDir = dir
 			binPath = filepath.Join(dir, "runsc-cri")
 			goBin, err := exec.LookPath("go")
 			if err != nil {

@@ -187,3 +187,68 @@ func TestDaemonKilled(t *testing.T) {
 		t.Errorf("mounts left: %v", m)
 	}
 }
+
+// TestSentryDeath: a pod whose sentry dies while the daemon runs becomes
+// NotReady, its running container Exited with reason SandboxDied; the
+// pod can still be removed.
+func TestSentryDeath(t *testing.T) {
+	e := newPodEnv(t)
+	root := filepath.Join(t.TempDir(), "root")
+	d := startPodDaemon(t, root, e.certs)
+	d.pull(t, e.image)
+	ctx := ctxT(t)
+	pcfg := podConfigFor("dies", t.TempDir())
+	podID := d.runPod(t, pcfg)
+	id := d.createStart(t, podID, pcfg, ctrConfig("app", e.image, "exec sleep 1000"))
+	p, err := d.srv.store.Pod(podID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Kill(p.SentryPID, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	st := d.waitExited(t, id)
+	if st.Reason != reasonSandboxDied {
+		t.Errorf("container of a dead sentry: %v", st)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ps, err := d.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps.Status.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod still %v after its sentry died", ps.Status.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// An empty pod's sentry death is seen too (no container watcher).
+	podB := d.runPod(t, podConfigFor("empty", t.TempDir()))
+	pb, _ := d.srv.store.Pod(podB)
+	unix.Kill(pb.SentryPID, unix.SIGKILL)
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		ps, err := d.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: podB})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps.Status.State == runtimeapi.PodSandboxState_SANDBOX_NOTREADY {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("empty pod still %v after its sentry died", ps.Status.State)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, id := range []string{podID, podB} {
+		if _, err := d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: id}); err != nil {
+			t.Errorf("RemovePodSandbox: %v", err)
+		}
+	}
+	if m := mountsUnder(root); len(m) != 0 {
+		t.Errorf("mounts left: %v", m)
+	}
+}

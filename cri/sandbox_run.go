@@ -132,5 +132,6 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	if err := s.fault("pod:ready"); err != nil {
 		return "", err
 	}
+	s.watchPod(id, sn.PID, sn.Socket)
 	return id, nil
 }

@@ -65,6 +65,26 @@ func (s *Server) watch(id, podID, socket string) {
 	}()
 }
 
+// watchPod starts the watcher of a ready pod's sentry process: if it dies
+// while the pod is Ready (and not being stopped: the watcher takes the
+// pod's lock), the pod becomes NotReady and its containers Exited.
+func (s *Server) watchPod(id string, pid int, socket string) {
+	s.watchWG.Add(1)
+	go func() {
+		defer s.watchWG.Done()
+		if !sandbox.WaitExit(s.watchCtx, pid, socket) {
+			return // daemon shutdown
+		}
+		unlock := s.podLocks.lock(id)
+		defer unlock()
+		p, err := s.store.Pod(id)
+		if err != nil || p.State != store.PodReady || p.SentryPID != pid {
+			return
+		}
+		s.sentryDied(id, fmt.Errorf("the sentry (pid %d) exited", pid))
+	}()
+}
+
 // stopWatchers ends every watcher (daemon shutdown).
 func (s *Server) stopWatchers() {
 	s.watchCancel()
@@ -162,6 +182,7 @@ func (s *Server) recover(ctx context.Context) {
 			s.sentryDied(p.ID, err)
 			continue
 		}
+		s.watchPod(p.ID, p.SentryPID, p.ControlSocket)
 		for _, c := range s.store.Containers(p.ID) {
 			if c.State != store.ContainerRunning {
 				continue

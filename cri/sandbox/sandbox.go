@@ -54,6 +54,7 @@
 package sandbox
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -283,4 +284,32 @@ func KillGofer(pid int, root string) {
 func cmdlineHas(pid int, arg string) bool {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 	return err == nil && strings.Contains(string(b), "\x00"+arg+"\x00")
+}
+
+// WaitExit blocks until process pid (not necessarily a child: a pidfd is
+// polled) has exited, or ctx is done. It returns at once, true, if pid is
+// already gone, or its command line does not name arg (a reused PID).
+func WaitExit(ctx context.Context, pid int, arg string) bool {
+	if pid <= 0 || !processAlive(pid) {
+		return true
+	}
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	if !cmdlineHas(pid, arg) {
+		return true
+	}
+	for ctx.Err() == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 500)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return true
+		}
+		if n > 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -73,6 +73,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/errdefs"
 )
@@ -171,15 +172,15 @@ func writeFile(path string, v any) error {
 }
 
 // failWrite, if set, fails writes of paths containing it (tests).
-var failWrite string
+var failWrite atomic.Pointer[string]
 
 // SetFailWrite makes every write of a record whose path contains substr
 // fail ("" turns it off). For failure-injection tests only.
-func SetFailWrite(substr string) { failWrite = substr }
+func SetFailWrite(substr string) { failWrite.Store(&substr) }
 
 func (s *Store) write(kind, id string, v any) error {
 	p := filepath.Join(s.dir, kind, id+".json")
-	if failWrite != "" && strings.Contains(p, failWrite) {
+	if fw := failWrite.Load(); fw != nil && *fw != "" && strings.Contains(p, *fw) {
 		return fmt.Errorf("store: writing %s: injected failure", p)
 	}
 	return writeFile(p, v)

@@ -15,11 +15,6 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
-// execKill says whether the sentry honours SignalRequest.PID. Until it
-// does, a Signal naming a PID would reach the container's init instead,
-// so a timed-out exec is left running (its output is no longer read).
-var execKill = false
-
 // maxExecOutput bounds what ExecSync keeps of each of stdout and stderr.
 const maxExecOutput = 16 << 20
 
@@ -78,11 +73,10 @@ func (s *Server) execSync(ctx context.Context, r *runtimeapi.ExecSyncRequest) (*
 	err = control.CallContext(wctx, p.ControlSocket, control.MethodWaitPID, control.WaitPIDRequest{ID: c.ID, PID: er.PID}, &wr)
 	if err != nil {
 		if wctx.Err() != nil {
-			// Kill the command, as containerd does on a timeout.
-			if execKill {
-				control.Call(p.ControlSocket, control.MethodSignal,
-					control.SignalRequest{ID: c.ID, PID: er.PID, Signal: int(unix.SIGKILL)}, nil, nil, 5*time.Second)
-			}
+			// Kill the command (and its process group), as containerd
+			// does on a timeout.
+			control.Call(p.ControlSocket, control.MethodSignal,
+				control.SignalRequest{ID: c.ID, PID: er.PID, Signal: int(unix.SIGKILL)}, nil, nil, 5*time.Second)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}

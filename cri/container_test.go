@@ -178,6 +178,22 @@ func TestPodBadRequests(t *testing.T) {
 	if err != nil && !strings.Contains(err.Error(), "timeout") {
 		t.Errorf("timeout message: %v", err)
 	}
+	// The timed-out command was killed, not left running.
+	var left string
+	for i := 0; i < 50; i++ {
+		r, err := d.rt.ExecSync(ctx, &runtimeapi.ExecSyncRequest{ContainerId: id,
+			Cmd: []string{"sh", "-c", "ps -o args | grep -c '^sleep 30$'"}, Timeout: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left = strings.TrimSpace(string(r.Stdout)); left == "0" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if left != "0" {
+		t.Errorf("the timed-out exec is still running (%s left)", left)
+	}
 
 	// A stopped pod takes no new containers.
 	if _, err := d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: podID}); err != nil {

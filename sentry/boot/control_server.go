@@ -16,6 +16,7 @@ import (
 	"gvisor.dev/gvisor/pkg/abi/linux"
 
 	"github.com/runsc-cri/runsc-cri/sentry/control"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel"
 )
 
 // Version is what Ping reports (the command sets it).
@@ -273,6 +274,13 @@ func (p *Pod) signal(r *control.SignalRequest) error {
 	}
 	if !c.hasStarted() {
 		return c.errorf("not started: %w", unix.ESRCH)
+	}
+	if r.PID != 0 {
+		// One process (an exec'd command) and its process group.
+		if err := c.kc.SignalProcess(kernel.ThreadID(r.PID), linux.Signal(r.Signal)); err != nil {
+			return c.errorf("signal %d to process %d: %w", r.Signal, r.PID, err)
+		}
+		return nil
 	}
 	if err := c.kc.Signal(linux.Signal(r.Signal), r.All); err != nil {
 		return c.errorf("signal %d: no process to signal: %w", r.Signal, err)

@@ -284,6 +284,39 @@ func (c *Container) Signal(sig linux.Signal, all bool) error {
 	return nil
 }
 
+// SignalProcess sends sig to process pid of the container and, if pid leads
+// a process group (an exec'd process runs in a session of its own), to the
+// rest of that group too, so an ExecSync timeout takes the command's
+// children with it. It fails with ESRCH when pid is not a live process of
+// the container.
+func (c *Container) SignalProcess(pid ThreadID, sig linux.Signal) error {
+	k := c.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var targets []*ThreadGroup
+	for tg := range c.members {
+		if tg.zombie {
+			continue
+		}
+		if tg.tgid == pid || (tg.pg != nil && tg.pg.id == pid) {
+			targets = append(targets, tg)
+		}
+	}
+	if len(targets) == 0 {
+		return unix.ESRCH
+	}
+	if sig == 0 {
+		return nil
+	}
+	for _, tg := range targets {
+		info := &linux.SignalInfo{Signo: int32(sig), Code: linux.SI_USER}
+		if err := k.sendLocked(tg, nil, info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // KillAll kills every process of the container with SIGKILL.
 func (c *Container) KillAll() {
 	k := c.k

@@ -10,7 +10,9 @@
 // reference counted (copy-on-write sharing after fork holds two references);
 // when the last reference goes, the range is punched out of the file (so the
 // host memory is returned and the pages read as zero when reused) and goes back
-// to the free list.
+// to the free list. A few MiB of recently freed pages are kept resident
+// instead ("warm") and zeroed when handed out again, because punching a hole
+// and faulting the pages back in costs far more than clearing them.
 //
 // Locking: File.mu guards the free list, the reference counts and usage. It
 // is a leaf lock: nothing is called with it held.
@@ -45,7 +47,18 @@ type File struct {
 	refs [][]uint32
 	// used is the number of bytes currently allocated.
 	used uint64
+	// warm holds recently freed ranges that were not punched out: reusing
+	// them costs a clear() instead of a hole punch now (~40 µs) and a
+	// host page fault per page later. warmBytes is their total, at most
+	// maxWarm.
+	warm      []Range
+	warmBytes uint64
+	// warmLimit is the most warmBytes may be (maxWarm; tests change it).
+	warmLimit uint64
 }
+
+// maxWarm bounds the freed memory kept resident for reuse.
+const maxWarm = 8 << 20
 
 // Range is a byte range [Start, End) of the file.
 type Range struct{ Start, End uint64 }
@@ -70,7 +83,7 @@ func New(name string, size uint64) (*File, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("mmap memory file: %w", err)
 	}
-	return &File{fd: fd, mapping: m, size: size}, nil
+	return &File{fd: fd, mapping: m, size: size, warmLimit: maxWarm}, nil
 }
 
 // FD returns the memfd. The file owns it.
@@ -100,7 +113,10 @@ func (f *File) Allocate(length uint64) (Range, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	r, ok := f.takeFreeLocked(length)
+	r, ok := f.takeWarmLocked(length)
+	if !ok {
+		r, ok = f.takeFreeLocked(length)
+	}
 	if !ok {
 		if f.top+length > f.size {
 			return Range{}, unix.ENOMEM
@@ -111,6 +127,27 @@ func (f *File) Allocate(length uint64) (Range, error) {
 	f.addRefsLocked(r, 1)
 	f.used += length
 	return r, nil
+}
+
+// takeWarmLocked takes length bytes from the most recently freed warm range
+// big enough, and zeroes them.
+func (f *File) takeWarmLocked(length uint64) (Range, bool) {
+	for i := len(f.warm) - 1; i >= 0; i-- {
+		w := f.warm[i]
+		if w.Len() < length {
+			continue
+		}
+		r := Range{w.Start, w.Start + length}
+		if w.Len() == length {
+			f.warm = append(f.warm[:i], f.warm[i+1:]...)
+		} else {
+			f.warm[i].Start += length
+		}
+		f.warmBytes -= length
+		clear(f.mapping[r.Start:r.End])
+		return r, true
+	}
+	return Range{}, false
 }
 
 // takeFreeLocked takes length bytes from the first free range big enough.
@@ -193,13 +230,18 @@ func (f *File) addRefsLocked(r Range, n uint32) {
 
 // releaseLocked returns r to the host and to the free list.
 func (f *File) releaseLocked(r Range) {
+	f.used -= r.Len()
+	if f.warmBytes+r.Len() <= f.warmLimit {
+		f.warm = append(f.warm, r)
+		f.warmBytes += r.Len()
+		return
+	}
 	// Punching the hole frees the host memory and makes the pages read as
 	// zero when they are handed out again.
 	if err := unix.Fallocate(f.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, int64(r.Start), int64(r.Len())); err != nil {
 		// Without hole punching the pages must be zeroed by hand.
 		clear(f.mapping[r.Start:r.End])
 	}
-	f.used -= r.Len()
 	i := sort.Search(len(f.free), func(i int) bool { return f.free[i].Start >= r.End })
 	// Coalesce with the neighbours.
 	if i < len(f.free) && f.free[i].Start == r.End {

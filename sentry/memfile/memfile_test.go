@@ -13,6 +13,7 @@ func TestAllocateRefcountAndReuse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	f.warmLimit = 0
 	a, err := f.Allocate(4 * PageSize)
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +71,7 @@ func TestFreeListCoalesces(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	f.warmLimit = 0 // every free goes to the free list
 	var rs []Range
 	for i := 0; i < 4; i++ {
 		r, err := f.Allocate(PageSize)
@@ -83,5 +85,46 @@ func TestFreeListCoalesces(t *testing.T) {
 	f.DecRef(rs[1])
 	if len(f.free) != 1 || f.free[0] != (Range{rs[0].Start, rs[2].End}) {
 		t.Fatalf("free list %v not coalesced", f.free)
+	}
+}
+
+func TestWarmReuseIsZeroedAndBounded(t *testing.T) {
+	f, err := New("test", 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, err := f.Allocate(4 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Slice(a.Start, a.Len())
+	for i := range s {
+		s[i] = 0xaa
+	}
+	f.DecRef(a)
+	if f.Used() != 0 {
+		t.Fatalf("used = %d after freeing everything", f.Used())
+	}
+	b, err := f.Allocate(2 * PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Start < a.Start || b.End > a.End {
+		t.Fatalf("warm pages not reused: got %#x-%#x, freed %#x-%#x", b.Start, b.End, a.Start, a.End)
+	}
+	for i, v := range f.Slice(b.Start, b.Len()) {
+		if v != 0 {
+			t.Fatalf("reused warm page not zeroed at byte %d", i)
+		}
+	}
+	// Freeing more than the warm bound punches the rest out.
+	big, err := f.Allocate(maxWarm + 4*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.DecRef(big)
+	if f.warmBytes > maxWarm {
+		t.Fatalf("warm list holds %d bytes, bound %d", f.warmBytes, maxWarm)
 	}
 }

@@ -102,9 +102,6 @@ func (t *Task) exitTask() {
 	}
 	t.exitRobustList()
 
-	if t.ctx != nil {
-		t.ctx.Release()
-	}
 	t.mmu.Lock()
 	m, fdt, fsc := t.mm, t.fdTable, t.fsc
 	t.mm, t.fdTable, t.fsc = nil, nil, nil
@@ -115,8 +112,14 @@ func (t *Task) exitTask() {
 	if fsc != nil {
 		fsc.DecRef()
 	}
+	// The address space goes before the platform context: when this was
+	// its last user the host side (a ptrace stub) is destroyed outright,
+	// and the context then has no thread left to wind down (as in execve).
 	if m != nil {
 		m.DecUsers()
+	}
+	if t.ctx != nil {
+		t.ctx.Release()
 	}
 
 	k.mu.Lock()

@@ -31,7 +31,8 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 //   - user: the security context's run_as_user / run_as_username /
 //     run_as_group, else the image's User ("name", "uid", "uid:gid",
 //     "name:group"), names resolved from /etc/passwd and /etc/group of the
-//     rootfs; supplementary groups are the user's groups in /etc/group
+//     rootfs (run_as_group without a user is InvalidArgument, as in
+//     containerd); supplementary groups are the user's groups in /etc/group
 //     plus the security context's supplemental_groups.
 func resolveProcess(img *ocispec.ImageConfig, cfg *runtimeapi.ContainerConfig, hostname, rootfs string) (store.Process, error) {
 	var p store.Process
@@ -68,6 +69,12 @@ func resolveProcess(img *ocispec.ImageConfig, cfg *runtimeapi.ContainerConfig, h
 	}
 
 	sc := cfg.GetLinux().GetSecurityContext()
+	if sc.GetRunAsGroup() != nil && sc.GetRunAsUser() == nil && sc.GetRunAsUsername() == "" {
+		// As containerd: a group without a user is a malformed request
+		// (the image's user would silently be combined with it).
+		return p, fmt.Errorf("run_as_group %d is set without run_as_user or run_as_username: %w",
+			sc.GetRunAsGroup().GetValue(), ErrInvalidArgument)
+	}
 	userSpec := img.User
 	switch {
 	case sc.GetRunAsUser() != nil:

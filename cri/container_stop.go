@@ -15,8 +15,8 @@ import (
 
 // StopContainer implements CRI StopContainer: the image's STOPSIGNAL (or
 // SIGTERM) to the container's init, then, after timeout seconds, SIGKILL
-// to all its processes. As the CRI spec asks, stopping a stopped
-// container succeeds; a Created container simply becomes Exited.
+// to all its processes. As the CRI spec asks, stopping a stopped or an
+// unknown container succeeds; a Created container simply becomes Exited.
 func (s *Server) StopContainer(ctx context.Context, r *runtimeapi.StopContainerRequest) (*runtimeapi.StopContainerResponse, error) {
 	if err := s.stopContainer(ctx, r.GetContainerId(), time.Duration(r.GetTimeout())*time.Second); err != nil {
 		return nil, err
@@ -26,12 +26,18 @@ func (s *Server) StopContainer(ctx context.Context, r *runtimeapi.StopContainerR
 
 func (s *Server) stopContainer(ctx context.Context, ref string, timeout time.Duration) error {
 	id, err := s.store.ResolveContainer(ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	unlock := s.ctrLocks.lock(id)
 	defer unlock()
-	return s.stopContainerLocked(ctx, id, timeout)
+	if err := s.stopContainerLocked(ctx, id, timeout); !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil // removed while we waited for its lock
 }
 
 // killWait bounds the wait for a SIGKILLed container to be reported.

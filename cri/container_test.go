@@ -136,7 +136,7 @@ func TestPodBadRequests(t *testing.T) {
 	_, err = d.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pcfg, RuntimeHandler: "runc"})
 	wantCode(t, "RunPodSandbox unknown handler", err, codes.InvalidArgument)
 	_, err = d.rt.StopPodSandbox(ctx, &runtimeapi.StopPodSandboxRequest{PodSandboxId: "nope"})
-	wantCode(t, "StopPodSandbox unknown", err, codes.NotFound)
+	wantCode(t, "StopPodSandbox unknown (idempotent)", err, codes.OK)
 	_, err = d.rt.RemovePodSandbox(ctx, &runtimeapi.RemovePodSandboxRequest{PodSandboxId: "nope"})
 	wantCode(t, "RemovePodSandbox unknown", err, codes.OK)
 	_, err = d.rt.PodSandboxStatus(ctx, &runtimeapi.PodSandboxStatusRequest{PodSandboxId: "nope"})
@@ -153,6 +153,10 @@ func TestPodBadRequests(t *testing.T) {
 	noUser.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{RunAsUsername: "mallory"}}
 	_, err = d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: noUser})
 	wantCode(t, "CreateContainer unknown user", err, codes.InvalidArgument)
+	groupOnly := ctrConfig("grouponly", e.image, "true")
+	groupOnly.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{RunAsGroup: &runtimeapi.Int64Value{Value: 1002}}}
+	_, err = d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: groupOnly})
+	wantCode(t, "CreateContainer run_as_group without a user", err, codes.InvalidArgument)
 	relMount := ctrConfig("relmount", e.image, "true")
 	relMount.Mounts = []*runtimeapi.Mount{{ContainerPath: "rel", HostPath: t.TempDir()}}
 	_, err = d.rt.CreateContainer(ctx, &runtimeapi.CreateContainerRequest{PodSandboxId: podID, Config: relMount})
@@ -160,7 +164,7 @@ func TestPodBadRequests(t *testing.T) {
 	_, err = d.rt.StartContainer(ctx, &runtimeapi.StartContainerRequest{ContainerId: "nope"})
 	wantCode(t, "StartContainer unknown", err, codes.NotFound)
 	_, err = d.rt.StopContainer(ctx, &runtimeapi.StopContainerRequest{ContainerId: "nope"})
-	wantCode(t, "StopContainer unknown", err, codes.NotFound)
+	wantCode(t, "StopContainer unknown (idempotent)", err, codes.OK)
 	_, err = d.rt.RemoveContainer(ctx, &runtimeapi.RemoveContainerRequest{ContainerId: "nope"})
 	wantCode(t, "RemoveContainer unknown", err, codes.OK)
 

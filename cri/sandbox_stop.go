@@ -2,6 +2,7 @@ package cri
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
@@ -13,8 +14,9 @@ import (
 
 // StopPodSandbox implements CRI StopPodSandbox: it kills every container
 // of the pod and ends its sentry; the pod becomes NotReady. As the CRI
-// spec asks, stopping a stopped pod succeeds (an unknown pod is NotFound,
-// as in containerd).
+// spec asks ("if there are any resources that are not found, the call
+// must not return an error"), stopping a stopped or an unknown pod
+// succeeds: the kubelet may retry a stop after the pod was removed.
 func (s *Server) StopPodSandbox(ctx context.Context, r *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
 	if err := s.stopPodSandbox(ctx, r.GetPodSandboxId()); err != nil {
 		return nil, err
@@ -24,12 +26,18 @@ func (s *Server) StopPodSandbox(ctx context.Context, r *runtimeapi.StopPodSandbo
 
 func (s *Server) stopPodSandbox(ctx context.Context, ref string) error {
 	id, err := s.store.ResolvePod(ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
 	unlock := s.podLocks.lock(id)
 	defer unlock()
-	return s.stopPodLocked(ctx, id)
+	if err := s.stopPodLocked(ctx, id); !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return nil // removed while we waited for its lock
 }
 
 // stopPodLocked stops pod id; the caller holds its lock.

@@ -19,8 +19,9 @@
 //
 // Idempotency, as the CRI spec asks and containerd does: stopping a
 // stopped pod or container, and removing a removed (or unknown) pod or
-// container, succeed; stopping an unknown one is NotFound; a taken pod or
-// container name is AlreadyExists.
+// container, succeed; stopping an unknown one succeeds too (the spec: "if
+// there are any resources that are not found, the call must not return
+// an error"); a taken pod or container name is AlreadyExists.
 //
 // Root holds images/ (the image store), state/ (the store), pods/<id>/
 // (a pod's spec, sentry log and /etc files), containers/<id>/ (a

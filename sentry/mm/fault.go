@@ -199,6 +199,9 @@ func (m *MemoryManager) mapLocked(v *vma, start, end uintptr) error {
 	return nil
 }
 
+// maxFillRun is the most populateLocked fills with one allocation.
+const maxFillRun = 2 << 20
+
 // populateLocked makes the absent pages of [start, end) (within v) present,
 // without write access for pages that must be copied or re-translated on
 // write. It returns the end of the prefix of [start, end) that is present.
@@ -209,8 +212,12 @@ func (m *MemoryManager) populateLocked(v *vma, start, end uintptr) (uintptr, err
 			a += pageSize
 			continue
 		}
+		// Fill at most maxFillRun at a time: the range comes from the
+		// application (mmap(MAP_POPULATE) of 128 TiB) and scanning it
+		// whole before the first allocation took hours with the lock
+		// held; run by run, the memory limit ends the loop (ENOMEM).
 		b := a + pageSize
-		for b < end && !m.pt.get(b).present() {
+		for b < end && b-a < maxFillRun && !m.pt.get(b).present() {
 			b += pageSize
 		}
 		got, err := m.fillLocked(v, a, b)

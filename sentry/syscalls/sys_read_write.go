@@ -115,6 +115,8 @@ func withIovecBlocks(t *kernel.Task, iovs []iovec, write bool, fn func([][]byte)
 // readInto reads from f into blocks, waiting while the file would block
 // (unless it or this call is non-blocking). off < 0 uses the file offset.
 func readInto(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, nonblock bool) (int64, error) {
+	w := ioWaiter{t: t, f: f, mask: waiter.ReadableEvents}
+	defer w.done()
 	for {
 		var n int64
 		var err error
@@ -126,28 +128,55 @@ func readInto(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, no
 		if err != unix.EAGAIN || nonblock || f.IsNonblocking() {
 			return n, err
 		}
-		if err := blockOnFile(t, f, waiter.ReadableEvents, false); err != nil {
+		if err := w.wait(); err != nil {
 			return 0, err
 		}
 	}
 }
 
-// blockOnFile waits until f is ready for mask. A socket's SO_RCVTIMEO or
-// SO_SNDTIMEO bounds the wait: then a timeout is EAGAIN and a signal EINTR
-// (a timed socket call is not restarted, as in Linux).
-func blockOnFile(t *kernel.Task, f *vfs.FileDescription, mask waiter.EventMask, send bool) error {
-	var timeout time.Duration
-	if to, ok := f.Impl().(socket.Timeouts); ok {
-		if send {
-			timeout = to.SendTimeout()
-		} else {
-			timeout = to.RecvTimeout()
+// ioWaiter blocks a read or write loop between attempts. The first wait
+// only registers for f's events and asks for one more attempt (so no event
+// between the failed attempt and the registration is lost); later waits
+// wait for an event. It never asks f whether it is ready: a file whose
+// readiness and I/O disagree would make the loop spin forever, deaf even to
+// SIGKILL. (Found by test/fuzz: an eventfd reports writable, as in Linux,
+// while a write of a value that would overflow its counter must wait; the
+// old loop re-checked readiness, retried at once and never ended.)
+//
+// A socket's SO_RCVTIMEO or SO_SNDTIMEO bounds the whole wait: then a
+// timeout is EAGAIN and a signal EINTR (a timed socket call is not
+// restarted, as in Linux).
+type ioWaiter struct {
+	t        *kernel.Task
+	f        *vfs.FileDescription
+	mask     waiter.EventMask
+	send     bool
+	e        *waiter.Entry
+	deadline time.Time
+	timed    bool
+}
+
+// wait returns nil when the caller should try its I/O again.
+func (w *ioWaiter) wait() error {
+	if w.e == nil {
+		if to, ok := w.f.Impl().(socket.Timeouts); ok {
+			timeout := to.RecvTimeout()
+			if w.send {
+				timeout = to.SendTimeout()
+			}
+			if timeout > 0 {
+				w.deadline, w.timed = time.Now().Add(timeout), true
+			}
 		}
+		w.e = waiter.NewEntry()
+		w.f.EventRegister(w.e, w.mask)
+		return nil
 	}
-	if timeout <= 0 {
-		return t.BlockOn(f, mask, time.Time{})
+	err := w.t.BlockDeadline(w.e.C, w.deadline)
+	if !w.timed {
+		return err
 	}
-	switch err := t.BlockOn(f, mask, time.Now().Add(timeout)); err {
+	switch err {
 	case unix.ETIMEDOUT:
 		return unix.EAGAIN
 	case kernel.ERESTARTSYS:
@@ -157,10 +186,19 @@ func blockOnFile(t *kernel.Task, f *vfs.FileDescription, mask waiter.EventMask, 
 	}
 }
 
+// done unregisters the waiter, if wait registered it.
+func (w *ioWaiter) done() {
+	if w.e != nil {
+		w.f.EventUnregister(w.e)
+	}
+}
+
 // writeFrom writes blocks to f. A blocking stream write continues until
 // everything is written (or a signal arrives after some progress). EPIPE
 // raises SIGPIPE.
 func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, nonblock bool) (int64, error) {
+	w := ioWaiter{t: t, f: f, mask: waiter.WritableEvents, send: true}
+	defer w.done()
 	var total int64
 	for {
 		var n int64
@@ -182,7 +220,7 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, n
 			return 0, err
 		}
 		if err == unix.EAGAIN && !nonblock && !f.IsNonblocking() {
-			if berr := blockOnFile(t, f, waiter.WritableEvents, true); berr != nil {
+			if berr := w.wait(); berr != nil {
 				if total > 0 {
 					return total, nil
 				}

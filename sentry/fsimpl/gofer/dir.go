@@ -21,11 +21,18 @@ const maxNegative = 512
 // same directory.
 type dirInode struct {
 	inode
-	// negative holds names known not to exist (guarded by inode.mu).
+	// negative holds names known not to exist (guarded by inode.mu;
+	// always empty in shared mode).
 	negative map[string]struct{}
+	// pending is a revalidation walk for the Lookup that follows it
+	// (shared mode; guarded by the vfs Dentry.dirMu).
+	pending *pendingWalk
 }
 
 func (d *dirInode) isNegative(name string) bool {
+	if d.fs.opts.Shared {
+		return false
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	_, ok := d.negative[name]
@@ -33,6 +40,9 @@ func (d *dirInode) isNegative(name string) bool {
 }
 
 func (d *dirInode) setNegative(name string, neg bool) {
+	if d.fs.opts.Shared {
+		return
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !neg {
@@ -56,15 +66,24 @@ func (d *dirInode) changed(name string) {
 
 // Lookup implements vfs.DirInode.
 func (d *dirInode) Lookup(ctx vfs.Context, name string) (vfs.Inode, error) {
-	if d.isNegative(name) {
-		return nil, unix.ENOENT
+	var (
+		files []*client.File
+		stats []client.Stat
+		err   error
+	)
+	if p := d.takePending(name); p != nil {
+		files, stats, err = p.files, p.stats, p.err
+	} else {
+		if d.isNegative(name) {
+			return nil, unix.ENOENT
+		}
+		df, gerr := d.fs.get(d.h)
+		if gerr != nil {
+			return nil, gerr
+		}
+		files, stats, err = df.Walk(name)
+		d.fs.put(d.h)
 	}
-	df, err := d.fs.get(d.h)
-	if err != nil {
-		return nil, err
-	}
-	files, stats, err := df.Walk(name)
-	d.fs.put(d.h)
 	if err != nil {
 		d.fs.client.CloseFiles(files...)
 		if err == unix.ENOENT {
@@ -230,8 +249,8 @@ func (d *dirInode) Rename(ctx vfs.Context, oldName string, child vfs.Inode, newD
 	if err := d.writable(); err != nil {
 		return err
 	}
-	nd, ok := newDir.(*dirInode)
-	if !ok || nd.fs != d.fs {
+	nd := dirOf(newDir)
+	if nd == nil || nd.fs != d.fs {
 		return unix.EXDEV
 	}
 	c, ok := child.(fileInode)

@@ -44,7 +44,10 @@
 // descriptor live as long as any mapping, even after the dentry is evicted
 // and the file closed.
 //
-// The sandbox is the only writer of its rootfs, so caching is aggressive:
+// The sandbox is the only writer of its rootfs, so caching is aggressive
+// by default (volumes, which others write too, are mounted with
+// Options.Shared, which believes nothing cached without asking the host:
+// see shared.go):
 // attributes come from Walk and are kept until one of our own mutations
 // makes them stale (a write updates size and mtime in place; create, link,
 // unlink and rename invalidate what they touch and the next Stat asks the
@@ -89,6 +92,11 @@
 //	filesystem.inodesMu (the hard-link table)
 //	  filesystem.handleMu
 //
+// In shared mode, attributes from the host (inode.setStat) may drop a
+// file's page cache: setStat takes inode.mu and releases it, then
+// regShared.mu, then memmap.Cache.mu; its callers hold no lock of this
+// package but ioMu.
+//
 // No lock is held across a gofer round trip except the vfs ones, ioMu and
 // locMu. Unlink and rename get every handle they need (which may re-walk,
 // taking locMu for reading) before they take locMu for writing; a re-walk
@@ -124,6 +132,11 @@ type Options struct {
 	// walked to again (DefaultMaxHandles if 0). Each is a host fd in the
 	// gofer (two for a directory being read).
 	MaxHandles int
+	// Shared says that others change the tree too (a volume: the host,
+	// the kubelet, other containers with their own mount of it): nothing
+	// cached is believed without asking the host again (shared.go). The
+	// default is for a tree that only this sandbox writes (a rootfs).
+	Shared bool
 }
 
 // filesystem is one mounted tree of a gofer.
@@ -170,8 +183,9 @@ func New(v *vfs.VirtualFilesystem, c *client.Client, mf *memfile.File, opts Opti
 		opts.MaxHandles = DefaultMaxHandles
 	}
 	fs := &filesystem{client: c, mf: mf, opts: opts, inodes: map[fileKey]weak.Pointer[regInode]{}, maxHandles: opts.MaxHandles}
-	fs.root = fs.newInode(f, st, nil, "").(*dirInode)
-	return v.NewFilesystem(fs, fs.root), nil
+	root := fs.newInode(f, st, nil, "") // a sharedDir in shared mode
+	fs.root = dirOf(root)
+	return v.NewFilesystem(fs, root), nil
 }
 
 // Name implements vfs.FilesystemImpl.
@@ -209,6 +223,12 @@ type inode struct {
 	// st is the cached attributes; valid says whether they may be used.
 	st    client.Stat
 	valid bool
+	// fetched is when st last came from the host (nanotime); in shared
+	// mode st is believed for sharedAttrValidity after that.
+	fetched int64
+	// reg is the regular file's shared part (nil for other kinds):
+	// attributes from the host are checked against its page cache.
+	reg *regShared
 }
 
 // fileInode is implemented by every inode type of the package.
@@ -228,6 +248,12 @@ func (fs *filesystem) newInode(f *client.File, st client.Stat, parent *dirInode,
 	case unix.S_IFREG:
 		return fs.regularInode(f, st, parent, name)
 	case unix.S_IFDIR:
+		if fs.opts.Shared {
+			d := &sharedDir{}
+			d.init(fs, f, st, parent, name)
+			closeOnCollect(d, d.h)
+			return d
+		}
 		d := &dirInode{}
 		d.init(fs, f, st, parent, name)
 		closeOnCollect(d, d.h)
@@ -246,7 +272,7 @@ func (fs *filesystem) newInode(f *client.File, st client.Stat, parent *dirInode,
 }
 
 func (i *inode) init(fs *filesystem, f *client.File, st client.Stat, parent *dirInode, name string) {
-	i.fs, i.kind, i.st, i.valid = fs, st.Mode&unix.S_IFMT, st, true
+	i.fs, i.kind, i.st, i.valid, i.fetched = fs, st.Mode&unix.S_IFMT, st, true, nanotime()
 	i.h = fs.newHandle(f, st, parent, name)
 }
 
@@ -259,7 +285,7 @@ func (i *inode) Evict() bool {
 }
 
 // Stat implements vfs.Inode.Stat from the cache, asking the gofer if our
-// own changes made it stale.
+// own changes made it stale (or, in shared mode, if it is not fresh).
 func (i *inode) Stat(ctx vfs.Context) (linux.Statx, error) {
 	st, err := i.stat()
 	if err != nil {
@@ -270,7 +296,7 @@ func (i *inode) Stat(ctx vfs.Context) (linux.Statx, error) {
 
 func (i *inode) stat() (client.Stat, error) {
 	i.mu.Lock()
-	if i.valid {
+	if i.freshLocked() {
 		st := i.st
 		i.mu.Unlock()
 		return st, nil
@@ -296,10 +322,14 @@ func (i *inode) stat() (client.Stat, error) {
 	return st, nil
 }
 
+// setStat installs attributes that came from the host.
 func (i *inode) setStat(st client.Stat) {
 	i.mu.Lock()
-	i.st, i.valid = st, true
+	i.st, i.valid, i.fetched = st, true, nanotime()
 	i.mu.Unlock()
+	if i.reg != nil && i.fs.opts.Shared {
+		i.reg.hostChanged(st)
+	}
 }
 
 // invalidate makes the next Stat ask the gofer.

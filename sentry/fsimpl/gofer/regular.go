@@ -5,6 +5,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"weak"
 
 	"golang.org/x/sys/unix"
@@ -13,6 +14,7 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/memfile"
 	"github.com/runsc-cri/runsc-cri/sentry/memmap"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+	"gvisor.dev/gvisor/pkg/abi/linux"
 )
 
 // regInode is a regular file.
@@ -27,8 +29,15 @@ type regInode struct {
 type regShared struct {
 	mf       *memfile.File
 	readOnly bool
+	shared   bool // Options.Shared
 	fs       *filesystem
 	key      fileKey
+
+	// wrote is set by our writes and size changes (shared mode), so
+	// hostChanged does not take them for someone else's.
+	wrote atomic.Bool
+	// invalidations counts page cache drops by hostChanged.
+	invalidations atomic.Uint64
 
 	// ioMu serialises O_APPEND writes and truncations.
 	ioMu sync.Mutex
@@ -38,6 +47,10 @@ type regShared struct {
 	cache     *memmap.Cache
 	backingFD int // host fd the cache reads and writes, -1 until needed
 	stashed   int // fd Create opened, for the first Open; -1 if none
+	// seenSize and seenMtime are the last size and mtime the host
+	// reported (shared mode), if seen.
+	seen                bool
+	seenSize, seenMtime int64
 }
 
 // regularInode returns the inode of the regular file f names (name in
@@ -48,22 +61,46 @@ type regShared struct {
 func (fs *filesystem) regularInode(f *client.File, st client.Stat, parent *dirInode, name string) *regInode {
 	key := fileKey{st.Dev, st.Ino}
 	fs.inodesMu.Lock()
-	defer fs.inodesMu.Unlock()
 	if wp, ok := fs.inodes[key]; ok {
 		if r := wp.Value(); r != nil {
 			if !fs.adopt(r.h, f, parent, name) {
 				f.Close()
 			}
+			fs.inodesMu.Unlock()
+			if fs.opts.Shared {
+				r.setStat(st)
+			}
 			return r
 		}
 	}
+	defer fs.inodesMu.Unlock()
 	r := &regInode{}
 	r.init(fs, f, st, parent, name)
-	r.sh = &regShared{mf: fs.mf, readOnly: fs.opts.ReadOnly, fs: fs, key: key, backingFD: -1, stashed: -1}
+	r.sh = &regShared{mf: fs.mf, readOnly: fs.opts.ReadOnly, shared: fs.opts.Shared, fs: fs, key: key, backingFD: -1, stashed: -1,
+		seen: true, seenSize: st.Size, seenMtime: st.Mtime}
+	r.reg = r.sh
 	fs.inodes[key] = weak.Make(r)
 	runtime.AddCleanup(r, releaseShared, r.sh)
 	closeOnCollect(r, r.h)
 	return r
+}
+
+// Stat implements vfs.Inode.Stat. In shared mode a mapped file asks its
+// host fd rather than the gofer.
+func (r *regInode) Stat(ctx vfs.Context) (linux.Statx, error) {
+	if r.fs.opts.Shared {
+		r.mu.Lock()
+		fresh := r.freshLocked()
+		r.mu.Unlock()
+		if !fresh {
+			if fd := r.backing(); fd >= 0 {
+				if st, ok := r.refreshFromFD(fd); ok {
+					return toStatx(&st), nil
+				}
+			}
+		}
+	}
+	return r.inode.Stat(ctx)
 }
 
 // forget drops r from the hard-link table (it was unlinked: its host inode
@@ -143,6 +180,9 @@ func (r *regInode) SetStat(ctx vfs.Context, opts *vfs.SetStatOptions) error {
 	if req.Mask&client.SetattrSize != 0 {
 		r.sh.ioMu.Lock()
 		defer r.sh.ioMu.Unlock()
+		if r.sh.shared {
+			r.sh.wrote.Store(true)
+		}
 	}
 	f, err := r.fs.get(r.h)
 	if err != nil {
@@ -179,6 +219,11 @@ func (r *regInode) Open(ctx vfs.Context, vd vfs.VirtualDentry, flags uint32) (vf
 		if err != nil {
 			return nil, err
 		}
+		if r.fs.opts.Shared {
+			// Close-to-open: what the file is now, and whether the
+			// page cache still matches it.
+			r.refreshFromFD(fd)
+		}
 	}
 	r.fs.opened(r.h)
 	return &regularFile{r: r, fd: fd}, nil
@@ -196,6 +241,11 @@ type mappedFile struct {
 // Mappable returns the inode's page cache, creating it on first use.
 func (r *regInode) mappable() (memmap.Mappable, error) {
 	sh := r.sh
+	if sh.shared {
+		if fd := r.backing(); fd >= 0 {
+			r.refreshFromFD(fd) // may drop stale pages before they are mapped
+		}
+	}
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.cache != nil {
@@ -234,6 +284,9 @@ func (sh *regShared) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt implements memmap.Backing.
 func (sh *regShared) WriteAt(p []byte, off int64) (int, error) {
+	if sh.shared {
+		sh.wrote.Store(true)
+	}
 	n, err := pwritevAll(sh.backingFD, [][]byte{p}, off)
 	return int(n), err
 }
@@ -282,11 +335,26 @@ func (f *regularFile) Write(ctx vfs.Context, src [][]byte, off int64, appendMode
 	if appendMode {
 		f.r.sh.ioMu.Lock()
 		defer f.r.sh.ioMu.Unlock()
-		size, err := f.r.size()
-		if err != nil {
-			return 0, off, err
+		if f.r.sh.shared {
+			// Others append too: the host's size, now.
+			st, ok := f.r.refreshFromFD(f.fd)
+			if !ok {
+				var err error
+				if st, err = f.r.stat(); err != nil {
+					return 0, off, err
+				}
+			}
+			off = st.Size
+		} else {
+			size, err := f.r.size()
+			if err != nil {
+				return 0, off, err
+			}
+			off = size
 		}
-		off = size
+	}
+	if f.r.sh.shared {
+		f.r.sh.wrote.Store(true)
 	}
 	var (
 		n   int64
@@ -314,6 +382,11 @@ func (f *regularFile) Write(ctx vfs.Context, src [][]byte, off int64, appendMode
 
 // Seek implements vfs.FileImpl.Seek.
 func (f *regularFile) Seek(ctx vfs.Context, off int64, whence int, cur int64) (int64, error) {
+	if f.r.sh.shared && whence == unix.SEEK_END {
+		if st, ok := f.r.refreshFromFD(f.fd); ok {
+			return vfs.GenericSeek(off, whence, cur, st.Size)
+		}
+	}
 	size, err := f.r.size()
 	if err != nil {
 		return 0, err
@@ -339,6 +412,9 @@ func (f *regularFile) Sync(ctx vfs.Context) error {
 
 // Allocate implements vfs.FileImpl.Allocate.
 func (f *regularFile) Allocate(ctx vfs.Context, mode uint32, off, length int64) error {
+	if f.r.sh.shared {
+		f.r.sh.wrote.Store(true)
+	}
 	if err := unix.Fallocate(f.fd, mode, off, length); err != nil {
 		return toErrno(err)
 	}

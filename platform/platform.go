@@ -242,3 +242,36 @@ func Names() []string {
 	sort.Strings(n)
 	return n
 }
+
+// VDSOProvider is implemented by platforms that let applications call a
+// vDSO (virtual dynamic shared object) without a system call: its code and
+// data pages are mapped at the same addresses in every AddressSpace of the
+// platform, outside [MinUserAddress, MaxUserAddress), by the platform itself
+// (the ptrace platform keeps the host kernel's own vDSO). The sentry's mm
+// shows them in /proc/self/maps and never maps anything over them; the
+// loader passes VDSO.Base as AT_SYSINFO_EHDR. Optional: a platform without
+// it (or whose VDSO answers false) runs applications without a vDSO, and
+// every clock read is a system call.
+type VDSOProvider interface {
+	VDSO() (VDSO, bool)
+}
+
+// VDSO describes the vDSO mappings a VDSOProvider keeps in every address
+// space.
+type VDSO struct {
+	// Base is the address of the vDSO's ELF image (AT_SYSINFO_EHDR).
+	Base uintptr
+	// Mappings are the page-aligned regions, in address order and not
+	// overlapping: the vDSO's data pages ("[vvar]", and "[vvar_vclock]" on
+	// newer Linux hosts) and its code ("[vdso]", which starts at Base).
+	Mappings []VDSOMapping
+}
+
+// VDSOMapping is one region of a VDSO.
+type VDSOMapping struct {
+	Start, End uintptr
+	// Name is what /proc/self/maps shows ("[vdso]", "[vvar]").
+	Name string
+	// Access is what the application may do there (never Write).
+	Access AccessType
+}

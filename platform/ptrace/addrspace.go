@@ -55,7 +55,7 @@ func (a *addressSpace) MapFile(addr uintptr, offset uint64, length uintptr, at p
 		return nil
 	}
 	if addr%pageSize != 0 || length%pageSize != 0 || offset%pageSize != 0 ||
-		addr < minUserAddress || addr+length < addr || addr+length > stubStart {
+		addr < minUserAddress || addr+length < addr || addr+length > vdsoWindowStart {
 		return unix.EINVAL
 	}
 	_, err := a.syscall(unix.SYS_MMAP, addr, length, uintptr(at.Prot()), unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, uintptr(offset))
@@ -64,11 +64,11 @@ func (a *addressSpace) MapFile(addr uintptr, offset uint64, length uintptr, at p
 
 // Unmap implements platform.AddressSpace.
 func (a *addressSpace) Unmap(addr uintptr, length uintptr) {
-	if length == 0 || addr+length < addr || addr >= stubStart {
+	if length == 0 || addr+length < addr || addr >= vdsoWindowStart {
 		return
 	}
-	if addr+length > stubStart {
-		length = stubStart - addr
+	if addr+length > vdsoWindowStart {
+		length = vdsoWindowStart - addr // never the vDSO or the stub
 	}
 	a.syscall(unix.SYS_MUNMAP, addr, length)
 }

@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/platform"
 )
 
 // controller is a goroutine locked to its own OS thread. That thread traces
@@ -22,6 +24,12 @@ type controller struct {
 	elfFD    int  // memfd holding stubImage, to exec
 	master   int  // pid of the master stub
 	forkMode bool // new stubs are forked from the master (else exec'd)
+
+	// vdso is where the master stub keeps the host vDSO (vdso.go); vdsoOK
+	// says whether it does. Set by init (before startController returns),
+	// read-only afterwards.
+	vdso   platform.VDSO
+	vdsoOK bool
 }
 
 type request struct {
@@ -128,7 +136,8 @@ func (c *controller) stop() {
 
 // execStub starts a stub process by exec'ing the stub image; the
 // controller thread becomes its tracer. It returns when the stub has
-// unmapped everything but its page and trapped.
+// trapped and layoutStub has made its address space (the stub page and
+// the host vDSO, nothing else).
 func (c *controller) execStub() (int, error) {
 	path := fmt.Sprintf("/proc/self/fd/%d", c.elfFD)
 	closed := ^uintptr(0) // ForkExec closes descriptors given as -1
@@ -149,7 +158,11 @@ func (c *controller) execStub() (int, error) {
 			}
 			continue
 		}
-		if err := c.initExeced(pid); err != nil {
+		err = c.initExeced(pid)
+		if err == nil {
+			err = c.layoutStub(pid)
+		}
+		if err != nil {
 			unix.Kill(pid, unix.SIGKILL)
 			reap(pid)
 			lastErr = err

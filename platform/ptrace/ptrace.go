@@ -5,7 +5,9 @@
 // The model.
 //
 //   - A stub process holds nothing but one code page at stubStart (just below
-//     the top of the user address space; MaxUserAddress is stubStart) and
+//     the top of the user address space), the host kernel's vDSO somewhere
+//     in the 256 MiB below it (vdso.go; MaxUserAddress is the start of that
+//     window; the platform reports the vDSO as a platform.VDSOProvider) and
 //     the memory file as descriptor 3. One stub process per AddressSpace.
 //     Application memory is mapped into it by injecting
 //     mmap(MAP_SHARED|MAP_FIXED, fd 3) and munmap calls.
@@ -224,8 +226,9 @@ func (p *ptracePlatform) Name() string { return "ptrace" }
 // MinUserAddress implements platform.Platform.
 func (p *ptracePlatform) MinUserAddress() uintptr { return minUserAddress }
 
-// MaxUserAddress implements platform.Platform: the stub page starts there.
-func (p *ptracePlatform) MaxUserAddress() uintptr { return stubStart }
+// MaxUserAddress implements platform.Platform: the vDSO window (and above
+// it the stub page) starts there.
+func (p *ptracePlatform) MaxUserAddress() uintptr { return vdsoWindowStart }
 
 // FPStateSize implements platform.Platform.
 func (p *ptracePlatform) FPStateSize() int { return p.fpSize }

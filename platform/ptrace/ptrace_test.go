@@ -36,6 +36,7 @@ const (
 	offXMM      = 0x060 // movq xmm0, rax (66 48 0F 6E C0); syscall
 	offFS       = 0x070 // mov rax, fs:[0] (64 48 8B 04 25 00 00 00 00); syscall
 	offLoop     = 0x080 // mov [rdi], eax (89 07); syscall; jmp back to the store (EB FA)
+	offCallRax  = 0x090 // call rax (FF D0); syscall
 )
 
 func testCode() []byte {
@@ -50,6 +51,7 @@ func testCode() []byte {
 	put(offXMM, 0x66, 0x48, 0x0f, 0x6e, 0xc0, 0x0f, 0x05)
 	put(offFS, 0x64, 0x48, 0x8b, 0x04, 0x25, 0, 0, 0, 0, 0x0f, 0x05)
 	put(offLoop, 0x89, 0x07, 0x0f, 0x05, 0xeb, 0xfa)
+	put(offCallRax, 0xff, 0xd0, 0x0f, 0x05)
 	return b
 }
 
@@ -592,6 +594,7 @@ func TestMapFileBounds(t *testing.T) {
 	as := e.newAS()
 	defer as.Release()
 	for _, tc := range []struct{ addr, length uintptr }{
+		{vdsoWindowStart - pageSize, 2 * pageSize},
 		{stubStart - pageSize, 2 * pageSize},
 		{stubStart, pageSize},
 		{0, pageSize},
@@ -601,7 +604,9 @@ func TestMapFileBounds(t *testing.T) {
 			t.Errorf("MapFile(%#x, %#x) succeeded", tc.addr, tc.length)
 		}
 	}
-	as.Unmap(stubStart-pageSize, 2*pageSize) // must not remove the stub
+	as.Unmap(stubStart-pageSize, 2*pageSize)             // must not remove the stub
+	as.Unmap(vdsoWindowStart, stubStart-vdsoWindowStart) // nor the vDSO
+	checkStubVDSO(t, e.p, as.pid)
 	locked(func() {
 		c, _ := e.p.NewContext()
 		defer c.Release()

@@ -5,7 +5,9 @@ import (
 )
 
 // Stub address-space layout. The stub occupies one page just below the top
-// of the user address space; the application owns [minUserAddress, stubStart).
+// of the user address space, the batch page follows it (batch.go), and the
+// host's vDSO lies somewhere in the window [vdsoWindowStart, stubStart)
+// (vdso.go); the application owns [minUserAddress, vdsoWindowStart).
 const (
 	// taskSize is Linux's TASK_SIZE on x86-64 with 4-level page tables: the
 	// first address a user mapping may not cover.
@@ -16,6 +18,10 @@ const (
 	stubEnd = stubStart + pageSize
 	// minUserAddress is the lowest address applications may map.
 	minUserAddress = 0x10000
+	// vdsoWindowStart is MaxUserAddress: the window from there to
+	// stubStart holds the host vDSO, at a random page chosen once per
+	// platform (see vdso.go). 256 MiB of the 128 TiB address space.
+	vdsoWindowStart = stubStart - 256<<20
 
 	pageSize = 4096
 
@@ -36,8 +42,10 @@ const (
 
 // Addresses of the stub's entry points, filled in by buildStub.
 var (
-	// stubEntry is where the exec'd stub begins: it unmaps everything but
-	// its page, ignores SIGCHLD, asks for SIGKILL on parent death and traps.
+	// stubEntry is where the exec'd stub begins: it ignores SIGCHLD, asks
+	// for SIGKILL on parent death and traps; the controller then lays out
+	// its address space (layoutStub: keep and move the vDSO, unmap the
+	// rest) by injection.
 	stubEntry uintptr
 	// stubSyscall is "syscall; int3": the injection site for plain calls.
 	// The trap after the call leaves rip at stubSyscall+3.
@@ -93,12 +101,6 @@ func (a *asm) movR10D(v uint32) {
 	a.b = binary.LittleEndian.AppendUint32(a.b, v)
 }
 
-// movRDI64: 48 BF io — mov rdi, imm64.
-func (a *asm) movRDI64(v uint64) {
-	a.b = append(a.b, 0x48, 0xbf)
-	a.b = binary.LittleEndian.AppendUint64(a.b, v)
-}
-
 // movRSI64: 48 BE io — mov rsi, imm64.
 func (a *asm) movRSI64(v uint64) {
 	a.b = append(a.b, 0x48, 0xbe)
@@ -138,7 +140,6 @@ func (a *asm) jmpBack8(target int) {
 
 // System call numbers and constants the stub uses.
 const (
-	sysMunmap      = 11
 	sysRtSigaction = 13
 	sysPause       = 34
 	sysGetppid     = 110
@@ -155,14 +156,6 @@ func buildStub() []byte {
 
 	// Entry of the exec'd master stub.
 	stubEntry = a.pc()
-	a.movEAX(sysMunmap) // munmap(0, stubStart): everything below the stub
-	a.xorEDI()
-	a.movRSI64(stubStart)
-	a.syscall()
-	a.movEAX(sysMunmap) // munmap(stubEnd, taskSize-stubEnd): stack, vdso, vvar
-	a.movRDI64(stubEnd)
-	a.movRSI64(taskSize - stubEnd)
-	a.syscall()
 	a.movEAX(sysRtSigaction) // rt_sigaction(SIGCHLD, &{SIG_IGN}, NULL, 8): auto-reap forked stubs
 	a.movEDI(sigChld)
 	a.movRSI64(stubStart + sigactOffset)

@@ -10,7 +10,10 @@
 // their addresses; ET_DYN programs (PIE and static-PIE) at
 // 0x555555554000 (plus a random page offset); the interpreter wherever mmap
 // places it (top-down below the stack). The program break starts right
-// after the main executable. No vDSO is mapped (no AT_SYSINFO_EHDR).
+// after the main executable. The vDSO is the platform's (see
+// platform.VDSOProvider): the mm shows it in every address space and the
+// loader passes its address as AT_SYSINFO_EHDR when there is one (glibc and
+// Go then read the clocks through it without a system call).
 //
 // The loader only reads files through the File interface and maps them
 // through their Mappable, so it works for any file system. ELF headers are

@@ -97,8 +97,8 @@ func checkStack(t *testing.T, m *mm.MemoryManager, res Result, argv, envv []stri
 	if aux[AT_HWCAP] == 0 || aux[AT_HWCAP]&(1<<25) == 0 { // SSE on every x86-64
 		t.Errorf("AT_HWCAP %#x lacks SSE", aux[AT_HWCAP])
 	}
-	if _, ok := aux[33]; ok {
-		t.Error("AT_SYSINFO_EHDR passed without a vDSO")
+	if v, ok := aux[AT_SYSINFO_EHDR]; ok != (m.VDSOBase() != 0) || v != uint64(m.VDSOBase()) {
+		t.Errorf("AT_SYSINFO_EHDR %#x (present %v), the mm's vDSO is at %#x", v, ok, m.VDSOBase())
 	}
 	a0, a1, e0, e1 := m.ArgvEnv()
 	cmd := make([]byte, a1-a0)

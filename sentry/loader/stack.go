@@ -31,6 +31,7 @@ const (
 	AT_RANDOM        = 25
 	AT_HWCAP2        = 26
 	AT_EXECFN        = 31
+	AT_SYSINFO_EHDR  = 33
 	AT_MINSIGSTKSZ   = 51
 	maxArgStrLen     = 32 * pageSize // MAX_ARG_STRLEN
 	platformString   = "x86_64"
@@ -211,6 +212,10 @@ func load(m *mm.MemoryManager, a Args, f File, ei *elfInfo, filename string, arg
 		AT_EXECFN, uint64(execfn),
 		AT_PLATFORM, uint64(platformAddr),
 		AT_NULL, 0,
+	}
+	if vdso := m.VDSOBase(); vdso != 0 {
+		// First, as Linux's ARCH_DLINFO puts it.
+		auxv = append([]uint64{AT_SYSINFO_EHDR, uint64(vdso)}, auxv...)
 	}
 	res.Auxv = auxv
 

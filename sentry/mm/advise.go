@@ -14,6 +14,16 @@ func (m *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 		return unix.EINVAL
 	}
 	switch advice {
+	case unix.MADV_DONTNEED, unix.MADV_FREE, unix.MADV_REMOVE, unix.MADV_DONTFORK,
+		unix.MADV_DOFORK, unix.MADV_WIPEONFORK, unix.MADV_KEEPONFORK,
+		unix.MADV_POPULATE_READ, unix.MADV_POPULATE_WRITE:
+		// The vDSO's pages are the platform's, the same in every
+		// address space.
+		if m.specialRange(addr, end) {
+			return unix.EINVAL
+		}
+	}
+	switch advice {
 	case unix.MADV_NORMAL, unix.MADV_RANDOM, unix.MADV_SEQUENTIAL, unix.MADV_MERGEABLE,
 		unix.MADV_UNMERGEABLE, unix.MADV_HUGEPAGE, unix.MADV_NOHUGEPAGE, unix.MADV_DONTDUMP,
 		unix.MADV_DODUMP, unix.MADV_COLD, unix.MADV_PAGEOUT, unix.MADV_WILLNEED,
@@ -41,6 +51,14 @@ func (m *MemoryManager) MAdvise(addr, length uintptr, advice int) error {
 		return nil
 	}
 	return unix.EINVAL
+}
+
+// specialRange reports whether [addr, end) touches a special VMA (the
+// vDSO), which madvise may not drop, populate or exclude from fork.
+func (m *MemoryManager) specialRange(addr, end uintptr) bool {
+	m.mappingMu.RLock()
+	defer m.mappingMu.RUnlock()
+	return m.touchesSpecial(addr, end)
 }
 
 func (m *MemoryManager) checkCovered(addr, end uintptr) error {

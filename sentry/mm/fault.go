@@ -42,13 +42,15 @@ type suspect struct {
 // *FaultError when the application must get a signal, and unix.ENOMEM when
 // the memory file (the sandbox memory limit) is exhausted.
 func (m *MemoryManager) HandleFault(addr uintptr, info platform.SwitchInfo) error {
-	if addr < m.minAddr || addr >= m.maxAddr {
-		return &FaultError{Signo: SIGSEGV, Code: SEGV_MAPERR, Addr: addr}
-	}
 	m.mappingMu.RLock()
 	defer m.mappingMu.RUnlock()
 	v := m.find(addr)
-	if v == nil {
+	if v != nil && v.special {
+		// The platform maps it: the access was not allowed (a write to
+		// the vDSO).
+		return &FaultError{Signo: SIGSEGV, Code: SEGV_ACCERR, Addr: addr}
+	}
+	if v == nil || addr < m.minAddr || addr >= m.maxAddr {
 		return &FaultError{Signo: SIGSEGV, Code: SEGV_MAPERR, Addr: addr}
 	}
 	page := pageRoundDown(addr)

@@ -49,6 +49,9 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 	}
 	next := copies.Start
 	var inc, wp runAcc
+	// c's VMAs are the parent's, in order; that includes the special
+	// ones New gave c (the same platform's vDSO).
+	c.vmas = nil
 	for _, v := range m.vmas {
 		if v.dontFork {
 			continue

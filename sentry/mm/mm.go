@@ -22,6 +22,19 @@
 // knows they may be dirty. Shared anonymous mappings are backed by an
 // internal Mappable (shm.go), so fork and mremap treat them like files.
 //
+// The platform's vDSO (platform.VDSOProvider), when it has one, appears as
+// special VMAs ([vvar], [vdso]) above maxAddr in every MemoryManager, Fork
+// and exec alike. They are never backed by the memory file (the platform
+// maps them itself, the same in every address space) and the application
+// cannot change them: mmap never places anything there, MAP_FIXED,
+// munmap, mprotect and mincore of them fail like any range beyond maxAddr
+// (ENOMEM/EINVAL), mremap of them and madvise that would drop, populate or
+// exclude them from fork fail with EINVAL, a fault in them (a write) is
+// SIGSEGV/SEGV_ACCERR, and the sentry's own accesses (write(2) from the
+// vDSO) fail with EFAULT. Linux would let an application unmap or move its
+// vDSO; refusing keeps every address space of the sandbox identical there
+// (a fork child's stub always has it).
+//
 // Pages are materialised lazily by HandleFault (fault.go) with fault-around,
 // or by the sentry's own accesses (CopyIn/CopyOut/WithBlocks, io.go), which
 // fill pages without mapping them in the AddressSpace. Each entry remembers
@@ -86,6 +99,9 @@ type MemoryManager struct {
 	as platform.AddressSpace
 
 	minAddr, maxAddr uintptr
+	// vdsoBase is the address of the platform's vDSO image (0: none).
+	// Set by New, immutable.
+	vdsoBase uintptr
 
 	usersMu sync.Mutex
 	users   int // guarded by usersMu
@@ -131,8 +147,49 @@ func New(p platform.Platform, mf *memfile.File) (*MemoryManager, error) {
 		m.minAddr = pageSize
 	}
 	m.mmapBase = m.defaultMmapBase()
+	if vp, ok := p.(platform.VDSOProvider); ok {
+		if v, ok := vp.VDSO(); ok {
+			m.addVDSO(v)
+		}
+	}
 	return m, nil
 }
+
+// addVDSO records the platform's vDSO mappings as special VMAs (see the
+// package comment). A vDSO that is malformed or reaches into
+// [minAddr, maxAddr) is ignored: the application then runs without one.
+func (m *MemoryManager) addVDSO(v platform.VDSO) {
+	var vmas []*vma
+	prev, baseOK := uintptr(0), false
+	for _, r := range v.Mappings {
+		if r.Start < prev || r.End <= r.Start || r.Start&pageMask != 0 || r.End&pageMask != 0 ||
+			r.Access.Write || r.Start < m.maxAddr && r.End > m.minAddr {
+			return
+		}
+		prev = r.End
+		baseOK = baseOK || r.Start <= v.Base && v.Base < r.End
+		vmas = append(vmas, &vma{
+			start:    r.Start,
+			end:      r.End,
+			perms:    r.Access,
+			maxPerms: r.Access,
+			private:  true,
+			name:     r.Name,
+			special:  true,
+		})
+	}
+	if !baseOK {
+		return
+	}
+	for _, x := range vmas {
+		m.insert(x)
+	}
+	m.vdsoBase = v.Base
+}
+
+// VDSOBase returns the address of the vDSO's ELF image, for
+// AT_SYSINFO_EHDR, or 0 if the platform provides no vDSO.
+func (m *MemoryManager) VDSOBase() uintptr { return m.vdsoBase }
 
 // defaultGap is the room left for the stack below MaxUserAddress (Linux's
 // minimum mmap gap).

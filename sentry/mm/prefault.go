@@ -21,7 +21,7 @@ func (m *MemoryManager) Prefault(addr, length uintptr, write bool) error {
 	for i := m.findIndex(start); i < len(m.vmas) && m.vmas[i].start < end; i++ {
 		v := m.vmas[i]
 		a, b := max(v.start, start), min(v.end, end)
-		if a >= b || !v.perms.Any() {
+		if a >= b || !v.perms.Any() || v.special {
 			continue
 		}
 		_, err := m.populateLocked(v, a, b)

@@ -139,7 +139,7 @@ func (m *MemoryManager) populateRangeLocked(start, end uintptr) error {
 	for i := m.findIndex(start); i < len(m.vmas) && m.vmas[i].start < end; i++ {
 		v := m.vmas[i]
 		a, b := max(v.start, start), min(v.end, end)
-		if !v.perms.Any() {
+		if !v.perms.Any() || v.special {
 			continue
 		}
 		_, err := m.populateLocked(v, a, b)
@@ -336,6 +336,9 @@ func (m *MemoryManager) MRemap(oldAddr, oldSize, newSize uintptr, flags int, new
 	v := m.find(oldAddr)
 	if v == nil {
 		return 0, unix.EFAULT
+	}
+	if v.special {
+		return 0, unix.EINVAL // the vDSO stays where the platform put it
 	}
 	if oldSize == 0 {
 		// Duplicate a shared mapping.

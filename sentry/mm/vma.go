@@ -24,6 +24,10 @@ type vma struct {
 	anonShm  bool // mappable is an internal shared-anonymous object
 	name     string
 	dev, ino uint64
+	// special marks a mapping the platform itself keeps in every address
+	// space (the vDSO, see addVDSO): it has no memory-file pages, lies
+	// outside [minAddr, maxAddr), and no application call changes it.
+	special bool
 }
 
 // fileOff returns the Mappable offset of addr.
@@ -58,7 +62,8 @@ func sameMappable(a, b memmap.Mappable) (same bool) {
 func canMerge(a, b *vma) bool {
 	if a.end != b.start || a.perms != b.perms || a.maxPerms != b.maxPerms || a.private != b.private ||
 		a.growsDown != b.growsDown || a.dontFork != b.dontFork || a.wipeOnFork != b.wipeOnFork ||
-		a.locked != b.locked || a.name != b.name || a.dev != b.dev || a.ino != b.ino || a.anonShm != b.anonShm {
+		a.locked != b.locked || a.name != b.name || a.dev != b.dev || a.ino != b.ino || a.anonShm != b.anonShm ||
+		a.special || b.special {
 		return false
 	}
 	if (a.mappable == nil) != (b.mappable == nil) {
@@ -88,6 +93,16 @@ func (m *MemoryManager) find(addr uintptr) *vma {
 func (m *MemoryManager) overlaps(start, end uintptr) bool {
 	i := m.findIndex(start)
 	return i < len(m.vmas) && m.vmas[i].start < end
+}
+
+// touchesSpecial reports whether a special VMA intersects [start, end).
+func (m *MemoryManager) touchesSpecial(start, end uintptr) bool {
+	for i := m.findIndex(start); i < len(m.vmas) && m.vmas[i].start < end; i++ {
+		if m.vmas[i].special {
+			return true
+		}
+	}
+	return false
 }
 
 // covered reports whether [start, end) is entirely mapped.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
@@ -159,8 +160,17 @@ func TestCreateContainerRollback(t *testing.T) {
 		if _, err := os.Stat(logPath); err == nil {
 			t.Errorf("%s: log file left", step)
 		}
-		if p := processesUnder(filepath.Join(root, containersDir)); len(p) != 0 {
-			t.Errorf("%s: gofers left: %v", step, p)
+		// A gofer exits once the sentry has closed its connection,
+		// which happens asynchronously after RemoveContainer.
+		var left []string
+		for i := 0; i < 100; i++ {
+			if left = processesUnder(filepath.Join(root, containersDir)); len(left) == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if len(left) != 0 {
+			t.Errorf("%s: gofers left: %v", step, left)
 		}
 	}
 	f.set("")

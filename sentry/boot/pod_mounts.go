@@ -417,7 +417,9 @@ func (b *mountBuilder) goferFS(m mountSpec) (*vfs.Filesystem, error) {
 		return nil, c.errorf("bind mount %s: gofer connection: %w", m.Destination, err)
 	}
 	c.clients = append(c.clients, cl)
-	fs, err := goferfs.New(c.p.m.v, cl, c.p.m.mf, goferfs.Options{ReadOnly: m.ReadOnly})
+	// A volume has other writers (the host, the kubelet, other containers
+	// mounting it through gofers of their own): shared mode.
+	fs, err := goferfs.New(c.p.m.v, cl, c.p.m.mf, goferfs.Options{ReadOnly: m.ReadOnly, Shared: true})
 	if err != nil {
 		return nil, c.errorf("bind mount %s: gofer root: %w", m.Destination, err)
 	}

@@ -31,6 +31,20 @@ func (f *faults) inject(step string) error {
 	return nil
 }
 
+// waitNoProcessesUnder waits up to 2 s for processesUnder(dir) to be empty
+// (a gofer or sentry exits asynchronously once its peer has closed the
+// connection) and returns what is still there.
+func waitNoProcessesUnder(dir string) []string {
+	var left []string
+	for i := 0; i < 100; i++ {
+		if left = processesUnder(dir); len(left) == 0 {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return left
+}
+
 // processesUnder lists the command lines of processes (other than this
 // one) that name dir.
 func processesUnder(dir string) []string {
@@ -96,7 +110,7 @@ func TestRunPodSandboxRollback(t *testing.T) {
 				t.Errorf("%s: left in %s: %v", step, dir, left)
 			}
 		}
-		if p := processesUnder(root); len(p) != 0 {
+		if p := waitNoProcessesUnder(root); len(p) != 0 {
 			t.Errorf("%s: processes left: %v", step, p)
 		}
 	}
@@ -160,16 +174,7 @@ func TestCreateContainerRollback(t *testing.T) {
 		if _, err := os.Stat(logPath); err == nil {
 			t.Errorf("%s: log file left", step)
 		}
-		// A gofer exits once the sentry has closed its connection,
-		// which happens asynchronously after RemoveContainer.
-		var left []string
-		for i := 0; i < 100; i++ {
-			if left = processesUnder(filepath.Join(root, containersDir)); len(left) == 0 {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if len(left) != 0 {
+		if left := waitNoProcessesUnder(filepath.Join(root, containersDir)); len(left) != 0 {
 			t.Errorf("%s: gofers left: %v", step, left)
 		}
 	}

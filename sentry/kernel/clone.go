@@ -133,8 +133,14 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		nt.tg = t.tg
 	} else {
 		parent := t.tg
+		exitSignal := o.ExitSignal
 		if f&linux.CLONE_PARENT != 0 && t.tg.parent != nil {
 			parent = t.tg.parent
+			// As Linux: a sibling gets the caller's exit signal, not
+			// the one in the flags, so no process can pick the signal
+			// its own parent receives (found by test/fuzz: init died
+			// of a sibling's exit signal SIGFPE).
+			exitSignal = t.tg.exitSignal
 		}
 		handlers := t.tg.handlers
 		if f&linux.CLONE_SIGHAND == 0 {
@@ -147,7 +153,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 			tasks:      map[*Task]struct{}{},
 			parent:     parent,
 			children:   map[*ThreadGroup]struct{}{},
-			exitSignal: o.ExitSignal,
+			exitSignal: exitSignal,
 			handlers:   handlers,
 			rlimits:    t.tg.rlimits,
 			dumpable:   true,

@@ -171,6 +171,10 @@ func (k *Kernel) processExitedLocked(tg *ThreadGroup) {
 		}
 		c.parent = newParent
 		newParent.children[c] = struct{}{}
+		// As Linux (reparent_leader): an orphan's exit signal becomes
+		// SIGCHLD, or a child made with clone(exit signal SIGSEGV, say)
+		// could kill init by dying (found by test/fuzz).
+		c.exitSignal = linux.SIGCHLD
 		if c.pdeathSignal != 0 {
 			k.sendLocked(c, nil, &linux.SignalInfo{Signo: int32(c.pdeathSignal), Code: linux.SI_USER})
 		}

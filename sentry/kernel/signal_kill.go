@@ -26,6 +26,29 @@ func (t *Task) mayKillLocked(target *ThreadGroup, sig linux.Signal) bool {
 	return sig == linux.SIGCONT && target.pg != nil && t.tg.pg != nil && target.pg.session == t.tg.pg.session
 }
 
+// SignalThread sends info to the thread target (tkill, tgkill,
+// rt_tgsigqueueinfo) with kill(2)'s checks: permission (EPERM), and init's
+// protection from signals it has no handler for. Signal 0 only checks.
+// (test/fuzz found these calls without either: any process could kill
+// init, or another user's process, with tgkill.)
+func (t *Task) SignalThread(target *Task, info *linux.SignalInfo) error {
+	k := t.k
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	tg := target.tg
+	if tg == nil || tg.reaped {
+		return unix.ESRCH
+	}
+	sig := linux.Signal(info.Signo)
+	if !t.mayKillLocked(tg, sig) {
+		return unix.EPERM
+	}
+	if sig == 0 || tg == k.init && tg != t.tg && tg.handlers.actions[sig].Handler == linux.SIG_DFL {
+		return nil
+	}
+	return k.sendLocked(tg, target, info)
+}
+
 // Kill implements kill(2)'s target selection; sig 0 only checks.
 func (t *Task) Kill(pid ThreadID, sig linux.Signal, info *linux.SignalInfo) error {
 	k := t.k

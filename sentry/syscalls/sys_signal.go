@@ -162,10 +162,7 @@ func tgkill(t *kernel.Task, tgid, tid kernel.ThreadID, sig linux.Signal) error {
 	if target == nil || (tgid != 0 && target.ThreadGroup().ID() != tgid) {
 		return unix.ESRCH
 	}
-	if sig == 0 {
-		return nil
-	}
-	return target.SendSignal(t.SignalInfoKill(sig, linux.SI_TKILL))
+	return t.SignalThread(target, t.SignalInfoKill(sig, linux.SI_TKILL))
 }
 
 // RtSigpending implements Linux syscall rt_sigpending(2).
@@ -260,5 +257,5 @@ func RtTgsigqueueinfo(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error)
 	if target == nil || target.ThreadGroup().ID() != kernel.ThreadID(a.Int(0)) {
 		return 0, unix.ESRCH
 	}
-	return 0, target.SendSignal(&info)
+	return 0, t.SignalThread(target, &info)
 }

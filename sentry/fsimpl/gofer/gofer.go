@@ -45,16 +45,15 @@
 // and the file closed.
 //
 // The sandbox is the only writer of its rootfs, so caching is aggressive
-// by default (volumes, which others write too, are mounted with
-// Options.Shared, which believes nothing cached without asking the host:
-// see shared.go):
-// attributes come from Walk and are kept until one of our own mutations
-// makes them stale (a write updates size and mtime in place; create, link,
-// unlink and rename invalidate what they touch and the next Stat asks the
-// gofer again). There is no revalidation against the host. Directories
-// also remember names that were looked up and found missing (a small
-// negative cache, cleared for a name as soon as we create it), which saves
-// the round trips of PATH and library searches.
+// by default: attributes come from Walk and are kept until one of our own
+// mutations makes them stale (a write updates size and mtime in place;
+// create, link, unlink and rename invalidate what they touch and the next
+// Stat asks the gofer again), and nothing is revalidated against the host.
+// Directories also remember names that were looked up and found missing (a
+// small negative cache, cleared for a name as soon as we create it), which
+// saves the round trips of PATH and library searches. Volumes, which others
+// write too, are mounted with Options.Shared instead, which believes
+// nothing cached without asking the host again (shared.go).
 //
 // Hard links of regular files found under different names share one inode
 // (looked up by host device and inode number through weak pointers), so

@@ -45,6 +45,16 @@ import (
 // failed one one round trip, and a stat of a file looked up more than
 // sharedAttrValidity ago one round trip (none if it is mapped).
 
+// Limits: a file is known by (device, inode number, type), so a file the
+// host deleted whose inode number is reused at once by a new file under
+// the same name passes for the old one (the protocol has no generation
+// number; the size and mtime check still drops a stale page cache). A
+// directory moved away by another writer keeps working through a handle
+// it holds, but one that had been released is walked to by its old name
+// again (ENOENT or ESTALE). open(O_CREAT) racing another writer's create of
+// the same name can fail with EEXIST. Each component of a path costs its
+// own round trip: vfs revalidates one dentry at a time.
+
 // sharedAttrValidity is how long attributes from the host are believed in
 // shared mode (a variable for tests).
 var sharedAttrValidity = time.Millisecond

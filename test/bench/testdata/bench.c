@@ -76,7 +76,7 @@ static double sysemu_loop(long n, int regs) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench getpid|read1|forkexec|mmap|readfile|sysemu|sysemu-regs N [FILE]\n");
+		fprintf(stderr, "usage: bench getpid|clock|read1|forkexec|mmap|readfile|sysemu|sysemu-regs N [FILE]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -86,6 +86,12 @@ int main(int argc, char **argv) {
 	if (!strcmp(mode, "getpid")) {
 		start = now_ns();
 		for (long i = 0; i < n; i++) syscall(SYS_getpid);
+		end = now_ns();
+	} else if (!strcmp(mode, "clock")) {
+		/* Through the vDSO when the sandbox provides one. */
+		struct timespec ts;
+		start = now_ns();
+		for (long i = 0; i < n; i++) clock_gettime(CLOCK_MONOTONIC, &ts);
 		end = now_ns();
 	} else if (!strcmp(mode, "read1")) {
 		int fd = open("/dev/zero", O_RDONLY);

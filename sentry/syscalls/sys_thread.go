@@ -56,45 +56,87 @@ func Clone(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 // Clone3 implements Linux syscall clone3(2).
 func Clone3(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	size := a[1]
-	if size < 64 || size > 4096 {
+	if size < cloneArgsSizeVer0 {
 		return 0, unix.EINVAL
+	}
+	if size > 4096 {
+		return 0, unix.E2BIG
 	}
 	buf := make([]byte, size)
 	if _, err := t.CopyIn(a[0], buf); err != nil {
 		return 0, unix.EFAULT
 	}
+	o, err := decodeCloneArgs(buf)
+	if err != nil {
+		return 0, err
+	}
+	tid, err := t.Clone(o)
+	return uintptr(tid), err
+}
+
+// Sizes of struct clone_args: the first version, and the one we know.
+const (
+	cloneArgsSizeVer0 = 64
+	cloneArgsSize     = 88
+)
+
+// maxUserAddr is the end of the application half of the address space.
+const maxUserAddr = 1 << 47
+
+// decodeCloneArgs parses a struct clone_args of len(buf) bytes (64 to 4096)
+// as clone3(2) does: a longer struct than we know must end in zeros
+// (E2BIG), a stack must have a size and lie in user space (EINVAL).
+// FuzzDecodeCloneArgs feeds it hostile input.
+func decodeCloneArgs(buf []byte) (kernel.CloneOptions, error) {
+	if len(buf) < cloneArgsSizeVer0 {
+		return kernel.CloneOptions{}, unix.EINVAL
+	}
+	for _, b := range buf[min(len(buf), cloneArgsSize):] {
+		if b != 0 {
+			return kernel.CloneOptions{}, unix.E2BIG
+		}
+	}
 	le := binary.LittleEndian
+	field := func(off int) uint64 {
+		if off+8 > len(buf) {
+			return 0
+		}
+		return le.Uint64(buf[off:])
+	}
 	// struct clone_args: flags, pidfd, child_tid, parent_tid, exit_signal,
 	// stack, stack_size, tls, set_tid, set_tid_size, cgroup.
-	flags := le.Uint64(buf[0:])
-	exitSig := le.Uint64(buf[32:])
-	stack := le.Uint64(buf[40:])
-	stackSize := le.Uint64(buf[48:])
+	flags := field(0)
+	exitSig := field(32)
+	stack, stackSize := field(40), field(48)
 	if exitSig > uint64(linux.SignalMaximum) || flags&0xff != 0 {
-		return 0, unix.EINVAL
+		return kernel.CloneOptions{}, unix.EINVAL
 	}
-	if size >= 80 && le.Uint64(buf[64:]) != 0 {
-		return 0, unix.EINVAL // set_tid
+	if field(64) != 0 || field(72) != 0 {
+		return kernel.CloneOptions{}, unix.EINVAL // set_tid
 	}
-	if size >= 88 && flags&linux.CLONE_INTO_CGROUP != 0 {
-		return 0, unix.EINVAL
+	if flags&linux.CLONE_INTO_CGROUP != 0 {
+		return kernel.CloneOptions{}, unix.EINVAL
 	}
 	var sp uintptr
-	if stack != 0 {
-		if stackSize == 0 {
-			return 0, unix.EINVAL
+	switch {
+	case stack == 0 && stackSize != 0, stack != 0 && stackSize == 0:
+		return kernel.CloneOptions{}, unix.EINVAL
+	case stack != 0:
+		// Linux's access_ok: the whole stack in user space, with no
+		// wrap-around (stack+size once wrapped to a small address).
+		if stack >= maxUserAddr || stackSize > maxUserAddr-stack {
+			return kernel.CloneOptions{}, unix.EINVAL
 		}
 		sp = uintptr(stack + stackSize)
 	}
-	tid, err := t.Clone(kernel.CloneOptions{
+	return kernel.CloneOptions{
 		Flags:      flags,
 		ExitSignal: linux.Signal(exitSig),
 		Stack:      sp,
-		ParentTID:  uintptr(le.Uint64(buf[24:])),
-		ChildTID:   uintptr(le.Uint64(buf[16:])),
-		TLS:        uintptr(le.Uint64(buf[56:])),
-	})
-	return uintptr(tid), err
+		ParentTID:  uintptr(field(24)),
+		ChildTID:   uintptr(field(16)),
+		TLS:        uintptr(field(56)),
+	}, nil
 }
 
 // Fork implements Linux syscall fork(2).

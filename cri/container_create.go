@@ -53,8 +53,18 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 	if pod.State != store.PodReady {
 		return "", fmt.Errorf("CreateContainer %q: pod sandbox %s is not ready: %w", md.Name, podID, ErrFailedPrecondition)
 	}
+	sc := cfg.GetLinux().GetSecurityContext()
+	if err := checkPrivileged(cfg, podConfig(&pod)); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	if err := checkSeccomp(sc); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
 	img, err := s.images.Get(ctx, cfg.GetImage().GetImage())
 	if err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	if err := s.resolveImageVolumes(ctx, cfg); err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
 	}
 	raw, err := proto.Marshal(cfg)
@@ -132,7 +142,19 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 	}
 
 	// 3. Volumes, host paths and the pod's /etc files inside it.
-	if err := s.mountVolumes(&c, &pod, cfg); err != nil {
+	defer func() {
+		if retErr != nil {
+			// Their mounts go first (the unmount deferred above
+			// then skips what is no longer mounted).
+			if err := sandbox.Unmount(c.HostMounts); err != nil {
+				s.log.Error("rollback: unmounting", "container", c.ID, "err", err)
+			}
+			if err := s.removeImageVolumes(bctx, &c); err != nil {
+				s.log.Error("rollback: removing image volumes", "container", c.ID, "err", err)
+			}
+		}
+	}()
+	if err := s.mountVolumes(ctx, &c, &pod, cfg); err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
 	}
 	if err := s.fault("container:volumes"); err != nil {
@@ -145,7 +167,11 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 	if err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
 	}
-	if cfg.GetLinux().GetSecurityContext().GetReadonlyRootfs() {
+	if c.Process.Caps, err = containerCaps(sc, c.Process.UID); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
+	}
+	c.Process.NoNewPrivs = sc.GetNoNewPrivs()
+	if sc.GetReadonlyRootfs() {
 		if err := sandbox.RemountReadOnly(c.RootfsDir); err != nil {
 			return "", err
 		}
@@ -203,6 +229,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 		LogFD:       -1,
 		Hostname:    podCfg.GetHostname(),
 	}
+	req.MaskedPaths, req.ReadonlyPaths = securityPaths(sc)
 	fds := []int{int(g.Conn.Fd())}
 	if logFile != nil {
 		req.LogFD = 1
@@ -232,16 +259,36 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 // (unless the config mounts something on them) inside c's rootfs, and the
 // mount points the sentry needs (/proc, /sys, /dev), recording them in
 // c.HostMounts.
-func (s *Server) mountVolumes(c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) error {
+func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) error {
 	taken := map[string]bool{}
-	for _, m := range cfg.GetMounts() {
+	for i, m := range cfg.GetMounts() {
 		if m.GetContainerPath() == "" || !filepath.IsAbs(m.GetContainerPath()) {
 			return fmt.Errorf("mount %q: container_path must be absolute: %w", m.GetContainerPath(), ErrInvalidArgument)
+		}
+		if m.GetImage() != nil {
+			if err := s.mountImageVolume(ctx, c, i, m); err != nil {
+				return err
+			}
+			taken[filepath.Clean(m.GetContainerPath())] = true
+			continue
 		}
 		if m.GetHostPath() == "" {
 			return fmt.Errorf("mount %q: host_path is required: %w", m.GetContainerPath(), ErrInvalidArgument)
 		}
-		hp, err := sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), m.GetReadonly())
+		if m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+			return fmt.Errorf("mount %q: propagation %s is not supported (the sandbox's mounts are its own): %w",
+				m.GetContainerPath(), m.GetPropagation(), ErrUnimplemented)
+		}
+		var hp string
+		var err error
+		if m.GetRecursiveReadOnly() {
+			if !m.GetReadonly() {
+				return fmt.Errorf("mount %q: recursive_read_only needs readonly: %w", m.GetContainerPath(), ErrInvalidArgument)
+			}
+			hp, err = sandbox.BindInRootRecursiveRO(c.RootfsDir, m.GetContainerPath(), m.GetHostPath())
+		} else {
+			hp, err = sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), m.GetReadonly())
+		}
 		if err != nil {
 			return err
 		}
@@ -272,11 +319,19 @@ func (s *Server) mountVolumes(c *store.Container, pod *store.Pod, cfg *runtimeap
 // controlProcess is the control form of p, with no stdio of its own
 // (stdout and stderr go to the log).
 func controlProcess(p *store.Process) control.Process {
-	return control.Process{
+	cp := control.Process{
 		Args: p.Args, Env: p.Env, Cwd: p.Cwd,
 		UID: p.UID, GID: p.GID, Groups: p.Groups,
 		Stdin: -1, Stdout: -1, Stderr: -1,
+		NoNewPrivileges: p.NoNewPrivs,
 	}
+	if p.Caps != nil {
+		cp.Capabilities = &control.Capabilities{
+			Bounding: p.Caps.Bounding, Effective: p.Caps.Effective, Permitted: p.Caps.Permitted,
+			Inheritable: p.Caps.Inheritable, Ambient: p.Caps.Ambient,
+		}
+	}
+	return cp
 }
 
 // sentryErr maps a control error's errno to a sentinel.

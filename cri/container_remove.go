@@ -66,6 +66,9 @@ func (s *Server) removeContainerLocked(ctx context.Context, id string) error {
 	if err := s.images.RemoveRootfs(bg(ctx), c.RootfsKey); err != nil {
 		return fmt.Errorf("RemoveContainer %s: %w", id, err)
 	}
+	if err := s.removeImageVolumes(bg(ctx), &c); err != nil {
+		return fmt.Errorf("RemoveContainer %s: %w", id, err)
+	}
 	if err := removeContainerDir(s.containerDir(id)); err != nil {
 		return fmt.Errorf("RemoveContainer %s: %w", id, err)
 	}
@@ -79,7 +82,13 @@ func (s *Server) removeContainerLocked(ctx context.Context, id string) error {
 // removeContainerDir removes a container's directory without recursing
 // into anything (a mount left behind is never walked into: an error).
 func removeContainerDir(dir string) error {
-	for _, name := range []string{"rootfs", "gofer.log", ""} {
+	vols, _ := os.ReadDir(filepath.Join(dir, "volumes"))
+	names := []string{"rootfs", "gofer.log"}
+	for _, v := range vols {
+		names = append(names, filepath.Join("volumes", v.Name()))
+	}
+	names = append(names, "volumes", "")
+	for _, name := range names {
 		err := os.Remove(filepath.Join(dir, name))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err

@@ -42,10 +42,12 @@ func (s *Server) handlerPlatform(handler string) (string, error) {
 
 // runtimeHandlers lists the handlers for Status.
 func runtimeHandlers() []*runtimeapi.RuntimeHandler {
-	// The sandbox enforces read-only mounts itself, but recursive
-	// read-only mounts and user namespaces are not offered yet.
+	// Volumes are bound on the host inside the container's rootfs, so a
+	// recursive read-only mount is the kernel's (mount_setattr with
+	// AT_RECURSIVE) and the gofer sees it; user namespaces are not
+	// offered (the sandbox has one user namespace of its own).
 	f := func() *runtimeapi.RuntimeHandlerFeatures {
-		return &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: false, UserNamespaces: false}
+		return &runtimeapi.RuntimeHandlerFeatures{RecursiveReadOnlyMounts: true, UserNamespaces: false}
 	}
 	hs := []*runtimeapi.RuntimeHandler{
 		{Name: "", Features: f()},

@@ -36,6 +36,9 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	if err != nil {
 		return "", err
 	}
+	if err := checkPodNamespaces(cfg); err != nil {
+		return "", fmt.Errorf("RunPodSandbox %q: %w", md.Name, err)
+	}
 	raw, err := proto.Marshal(cfg)
 	if err != nil {
 		return "", err
@@ -104,7 +107,7 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}
 
 	// 3. The sentry.
-	spec := sandbox.Spec{Platform: platform, Hostname: hostname}
+	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls()}
 	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
 		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
 	}
@@ -134,4 +137,20 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}
 	s.watchPod(id, sn.PID, sn.Socket)
 	return id, nil
+}
+
+// checkPodNamespaces refuses the host's namespaces: a pod's processes,
+// IPC objects and network stack are those of its own sentry, so sharing
+// the node's cannot be honoured and is not faked.
+func checkPodNamespaces(cfg *runtimeapi.PodSandboxConfig) error {
+	ns := cfg.GetLinux().GetSecurityContext().GetNamespaceOptions()
+	for _, o := range []struct {
+		what string
+		mode runtimeapi.NamespaceMode
+	}{{"network", ns.GetNetwork()}, {"PID", ns.GetPid()}, {"IPC", ns.GetIpc()}} {
+		if o.mode == runtimeapi.NamespaceMode_NODE {
+			return fmt.Errorf("the host %s namespace is not supported: every pod runs in its own sentry: %w", o.what, ErrUnimplemented)
+		}
+	}
+	return nil
 }

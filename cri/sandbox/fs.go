@@ -14,11 +14,22 @@ import (
 
 // BindInRoot bind-mounts the host path src (recursively; created as a
 // directory if it does not exist, as containerd does) on dest inside the
-// directory tree root, read-only if ro. The mount point is created if
-// missing, every component resolved inside root (RESOLVE_IN_ROOT), so a
-// symlink in the tree cannot place the mount outside it. It returns the
-// host path of the mount point, for Unmount.
+// directory tree root, read-only if ro: the bind itself, not the mounts
+// below src, which keep their own flags (Kubernetes' plain readOnly). The
+// mount point is created if missing, every component resolved inside root
+// (RESOLVE_IN_ROOT), so a symlink in the tree cannot place the mount
+// outside it. It returns the host path of the mount point, for Unmount.
 func BindInRoot(root, dest, src string, ro bool) (string, error) {
+	return bindInRoot(root, dest, src, ro, false)
+}
+
+// BindInRootRecursiveRO is BindInRoot with every mount below src
+// read-only too (Kubernetes' recursiveReadOnly).
+func BindInRootRecursiveRO(root, dest, src string) (string, error) {
+	return bindInRoot(root, dest, src, true, true)
+}
+
+func bindInRoot(root, dest, src string, ro, recursive bool) (string, error) {
 	st, err := os.Stat(src)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(src, 0o755); err != nil {
@@ -45,7 +56,11 @@ func BindInRoot(root, dest, src string, ro bool) (string, error) {
 	defer unix.Close(tree)
 	if ro {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
-		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		flags := uint(unix.AT_EMPTY_PATH)
+		if recursive {
+			flags |= unix.AT_RECURSIVE
+		}
+		if err := unix.MountSetattr(tree, "", flags, &attr); err != nil {
 			return "", fmt.Errorf("bind %s read-only: %w", src, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,5 +79,42 @@ func TestWriteEtcFiles(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "hosts")); !strings.Contains(string(b), "127.0.0.1\tlocalhost\n") || !strings.Contains(string(b), "\tweb-0\n") {
 		t.Errorf("hosts %q", b)
+	}
+}
+
+// TestBindInRootReadOnlyRecursion: a plain read-only bind leaves a mount
+// below its source writable (Kubernetes' readOnly); a recursive read-only
+// one makes it read-only too (recursiveReadOnly).
+func TestBindInRootReadOnlyRecursion(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	root, src := t.TempDir(), t.TempDir()
+	sub := filepath.Join(src, "tmpfs")
+	os.Mkdir(sub, 0o755)
+	if err := unix.Mount("none", sub, "tmpfs", 0, ""); err != nil {
+		t.Skip("cannot mount a tmpfs:", err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	var mounts []string
+	defer func() { Unmount(mounts) }()
+	plain, err := BindInRoot(root, "/plain", src, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts, plain)
+	rro, err := BindInRootRecursiveRO(root, "/rro", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mounts = append(mounts, rro)
+	if err := os.WriteFile(filepath.Join(plain, "top"), nil, 0o644); err == nil {
+		t.Error("read-only bind: its own tree took a write")
+	}
+	if err := os.WriteFile(filepath.Join(plain, "tmpfs", "file"), nil, 0o644); err != nil {
+		t.Errorf("read-only bind: the submount should stay writable: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(rro, "tmpfs", "file2"), nil, 0o644); !errors.Is(err, unix.EROFS) {
+		t.Errorf("recursive read-only bind: a write below a submount gave %v, want EROFS", err)
 	}
 }

@@ -84,6 +84,8 @@ type Spec struct {
 	Hostname string `json:"hostname"`
 	// Debug logs every system call.
 	Debug bool `json:"debug,omitempty"`
+	// Sysctls are the pod's kernel parameters, set in its /proc/sys.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // Runner starts pod processes.

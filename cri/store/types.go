@@ -105,6 +105,8 @@ type Container struct {
 	// HostMounts are the host mount points made for it, innermost
 	// last (unmounted in reverse order).
 	HostMounts []string `json:"hostMounts,omitempty"`
+	// VolumeKeys are the snapshot keys of its image volumes.
+	VolumeKeys []string `json:"volumeKeys,omitempty"`
 	// GoferPID is the host PID of its gofer.
 	GoferPID int `json:"goferPID,omitempty"`
 	// Process is the container's resolved init process (also the
@@ -128,6 +130,7 @@ func (c *Container) clone() *Container {
 	n.Config = slices.Clone(c.Config)
 	n.Resources = slices.Clone(c.Resources)
 	n.HostMounts = slices.Clone(c.HostMounts)
+	n.VolumeKeys = slices.Clone(c.VolumeKeys)
 	n.Process.Args = slices.Clone(c.Process.Args)
 	n.Process.Env = slices.Clone(c.Process.Env)
 	n.Process.Groups = slices.Clone(c.Process.Groups)
@@ -159,4 +162,18 @@ type Process struct {
 	UID    uint32   `json:"uid"`
 	GID    uint32   `json:"gid"`
 	Groups []uint32 `json:"groups,omitempty"`
+	// Caps are the capability sets (nil: the sentry's default); exec'd
+	// processes get the same.
+	Caps *Caps `json:"caps,omitempty"`
+	// NoNewPrivs: execve never grants privileges (set-user-ID bits).
+	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+}
+
+// Caps are capability sets, bit n for capability n.
+type Caps struct {
+	Bounding    uint64 `json:"bounding"`
+	Effective   uint64 `json:"effective"`
+	Permitted   uint64 `json:"permitted"`
+	Inheritable uint64 `json:"inheritable"`
+	Ambient     uint64 `json:"ambient"`
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/dev"
 	goferfs "github.com/runsc-cri/runsc-cri/sentry/fsimpl/gofer"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/host"
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/proc"
 	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/tmpfs"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
@@ -76,6 +77,11 @@ type PodSpec struct {
 	// the pod's own files (hosts, resolv.conf, emptyDir volumes...): bind
 	// mounts with GoferFD -1 take their Source below its root.
 	GoferFD int `json:"goferFD,omitempty"`
+	// Sysctls are the pod's kernel parameters ("kernel.shm_rmid_forced"
+	// or "kernel/shm_rmid_forced" → value), set in the pod's /proc/sys
+	// before any container exists; one the sentry does not have (or
+	// cannot change) fails the start.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // Pod is a running pod sentry.
@@ -88,6 +94,13 @@ type Pod struct {
 	// the pod gofer's root (zero without one). Each holds a reference.
 	root, shm, podGofer vfs.VirtualDentry
 	podClient           *client.Client
+	// sysctls are the pod's /proc/sys values, shared by the procfs of
+	// every container.
+	sysctls *proc.Sysctls
+	// maskOnce makes the hidden /.mask tmpfs (pod_security.go) on first
+	// use; maskErr is its outcome.
+	maskOnce sync.Once
+	maskErr  error
 
 	mu         sync.Mutex
 	containers map[string]*container
@@ -117,10 +130,17 @@ func StartPod(spec PodSpec, log *slog.Logger) (p *Pod, retErr error) {
 			m.close()
 		}
 	}()
+	sysctls := proc.NewSysctls()
+	for name, value := range spec.Sysctls {
+		if err := sysctls.Set(name, value); err != nil {
+			return nil, fmt.Errorf("sysctl %s=%q: the sandbox cannot set it: %w", name, value, err)
+		}
+	}
 	p = &Pod{
 		m:          m,
 		log:        log,
 		spec:       spec,
+		sysctls:    sysctls,
 		containers: map[string]*container{},
 		byKernel:   map[*kernel.Container]*container{},
 		shutdown:   make(chan struct{}),
@@ -137,7 +157,7 @@ func StartPod(spec PodSpec, log *slog.Logger) (p *Pod, retErr error) {
 		if err != nil {
 			return nil, fmt.Errorf("pod gofer (fd %d): %w", spec.GoferFD, err)
 		}
-		fs, err := goferfs.New(v, c, m.mf, goferfs.Options{})
+		fs, err := goferfs.New(v, c, m.mf, goferfs.Options{Shared: true})
 		if err != nil {
 			c.Close()
 			return nil, fmt.Errorf("pod gofer (fd %d): %w", spec.GoferFD, err)

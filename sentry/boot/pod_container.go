@@ -146,11 +146,7 @@ func (c *container) startProcess(proc control.Process, stdio [3]*os.File, withLo
 	if len(proc.Args) == 0 {
 		return nil, c.errorf("no command to run: %w", unix.EINVAL)
 	}
-	groups := make([]auth.KGID, len(proc.Groups))
-	for i, g := range proc.Groups {
-		groups[i] = auth.KGID(g)
-	}
-	creds := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, auth.DefaultContainerCaps)
+	creds := processCreds(proc)
 	bctx := bootContext{creds}
 
 	fsc := vfs.NewFSContext(c.root, c.root)

@@ -175,6 +175,12 @@ func (p *Pod) createContainer(req *control.CreateContainerRequest, fds []*os.Fil
 	if err := b.mountAll(req.Mounts, mountFs); err != nil {
 		return err
 	}
+	if err := b.readonlyPaths(req.ReadonlyPaths); err != nil {
+		return err
+	}
+	if err := b.maskPaths(req.MaskedPaths); err != nil {
+		return err
+	}
 	if req.Hostname != "" {
 		p.m.k.SetHostname(req.Hostname)
 	}
@@ -287,7 +293,7 @@ func (b *mountBuilder) mount(m mountSpec) error {
 	source := m.Type
 	switch m.Type {
 	case "proc":
-		fs = proc.New(v, p.m.k, proc.Options{Release: syscalls.Release})
+		fs = proc.New(v, p.m.k, proc.Options{Release: syscalls.Release, Sysctls: p.sysctls})
 		flags.NoSuid, flags.NoDev, flags.NoExec = true, true, true
 	case "sysfs":
 		fs = sysfs.New(v, 0)

@@ -75,9 +75,14 @@ func needRoot(t *testing.T) {
 
 // startPod starts a pod sentry and waits until it serves.
 func startPod(t *testing.T) *testPod {
+	return startPodSpec(t, PodSpec{MemoryLimit: 1 << 30, Hostname: "testpod"})
+}
+
+// startPodSpec starts a pod sentry with spec and waits until it serves.
+func startPodSpec(t *testing.T, podSpec PodSpec) *testPod {
 	needRoot(t)
 	dir := t.TempDir()
-	spec, _ := json.Marshal(PodSpec{MemoryLimit: 1 << 30, Hostname: "testpod"})
+	spec, _ := json.Marshal(podSpec)
 	specPath := filepath.Join(dir, "spec.json")
 	if err := os.WriteFile(specPath, spec, 0o600); err != nil {
 		t.Fatal(err)

@@ -112,6 +112,24 @@ type Process struct {
 	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Umask, if set.
 	Umask *uint32 `json:"umask,omitempty"`
+	// Capabilities, if set, are the process's capability sets exactly
+	// (the daemon applies execve's rules: a non-root user keeps none in
+	// effective/permitted). nil: the OCI default set, effective and
+	// permitted for uid 0 only.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	// NoNewPrivileges sets the process's no_new_privs bit: execve never
+	// grants privileges (set-user-ID and set-group-ID bits are ignored).
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+}
+
+// Capabilities are capability sets: bit n is capability n (CAP_CHOWN is
+// bit 0, CAP_SYS_ADMIN bit 21, ...).
+type Capabilities struct {
+	Bounding    uint64 `json:"bounding"`
+	Effective   uint64 `json:"effective"`
+	Permitted   uint64 `json:"permitted"`
+	Inheritable uint64 `json:"inheritable"`
+	Ambient     uint64 `json:"ambient"`
 }
 
 // CreateContainerRequest creates a container.
@@ -128,6 +146,14 @@ type CreateContainerRequest struct {
 	// process has its own Stdout/Stderr fds. -1: no log.
 	LogFD    int    `json:"logFD"`
 	Hostname string `json:"hostname,omitempty"`
+	// MaskedPaths are hidden once every mount is made: a directory
+	// under an empty read-only tmpfs, a file under an empty read-only
+	// file without permissions (so it cannot be executed); paths that do
+	// not exist are skipped.
+	MaskedPaths []string `json:"maskedPaths,omitempty"`
+	// ReadonlyPaths are bound read-only onto themselves (not recursively:
+	// mounts below them keep their own flags); missing ones are skipped.
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
 }
 
 // ContainerRequest names a container.

@@ -52,6 +52,9 @@ type Options struct {
 	// HostCPUInfo is the host's /proc/cpuinfo text; read from the host at
 	// New if empty.
 	HostCPUInfo string
+	// Sysctls holds the values of /proc/sys files, shared by the procfs
+	// instances of one sandbox; nil: a store of this instance's own.
+	Sysctls *Sysctls
 }
 
 // filesystem is one procfs instance.
@@ -61,6 +64,8 @@ type filesystem struct {
 	opts   Options
 	bootID string
 	ctime  time.Time
+	// sysctls are the /proc/sys values (opts.Sysctls or our own).
+	sysctls *Sysctls
 
 	// oomMu guards oomAdj: oom_score_adj values by process (kept here:
 	// the sandbox has no OOM killer of its own).
@@ -81,7 +86,10 @@ func New(v *vfs.VirtualFilesystem, k *kernel.Kernel, opts Options) *vfs.Filesyst
 			opts.HostCPUInfo = string(b)
 		}
 	}
-	fs := &filesystem{k: k, v: v, opts: opts, bootID: newUUID(), ctime: time.Now(), oomAdj: map[*kernel.ThreadGroup]int32{}}
+	if opts.Sysctls == nil {
+		opts.Sysctls = NewSysctls()
+	}
+	fs := &filesystem{k: k, v: v, opts: opts, bootID: newUUID(), ctime: time.Now(), oomAdj: map[*kernel.ThreadGroup]int32{}, sysctls: opts.Sysctls}
 	return v.NewFilesystem(fs, fs.rootDir())
 }
 

@@ -22,8 +22,8 @@
 //	RUNSC_CRI                 runsc-cri binary to use (default: go build)
 //	RUNSC_FUZZ_SEEDS          comma-separated seed bases, or "random:N"
 //	                          (default: a fixed list, so CI is reproducible)
-//	RUNSC_FUZZ_CHILDREN       children per seed base (default 12)
-//	RUNSC_FUZZ_CALLS          system calls per child (default 1500)
+//	RUNSC_FUZZ_CHILDREN       children per seed base (default 40)
+//	RUNSC_FUZZ_CALLS          system calls per child (default 2000)
 //	RUNSC_FUZZ_JOBS           children at a time (default 2)
 //	RUNSC_FUZZ_RUN_TIMEOUT    time limit of one sandbox run (default 3m)
 //

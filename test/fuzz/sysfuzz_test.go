@@ -24,7 +24,7 @@ type fuzzConfig struct {
 
 func loadConfig(t *testing.T) fuzzConfig {
 	t.Helper()
-	c := fuzzConfig{seeds: ciSeeds, children: 12, calls: 1500, jobs: 2, runTimeout: 3 * time.Minute}
+	c := fuzzConfig{seeds: ciSeeds, children: 40, calls: 2000, jobs: 2, runTimeout: 3 * time.Minute}
 	atoi := func(name string, v *int) {
 		if s := os.Getenv(name); s != "" {
 			n, err := strconv.Atoi(s)
@@ -98,12 +98,18 @@ func TestSyscallFuzz(t *testing.T) {
 				t.Errorf("the fuzzer did not end normally (exit 0 with its summary): %v", r.err)
 				ok = false
 			}
-			if bad := badLines(r.stdout); bad != "" {
+			bad, timeouts := badLines(r.stdout)
+			if bad != "" {
 				// A child killed by SIGSYS is what the sentry does to a
-				// process whose syscall panicked; a timeout means a call
-				// did not end even when interrupted every 10 ms.
+				// process whose syscall panicked; one that SIGKILL does
+				// not end is stuck in the sentry.
 				t.Errorf("the fuzzer reported:\n%s", bad)
 				ok = false
+			}
+			if timeouts != "" {
+				// Children can block for good legitimately; SIGKILL
+				// ended these. Worth a look when a call repeats.
+				t.Logf("children killed after %ds:\n%s", childTimeout, timeouts)
 			}
 			if len(r.fds) == 2 && r.fds[1] > r.fds[0]+4 {
 				t.Errorf("the sentry holds %d host fds after the run, %d before it: a leak", r.fds[1], r.fds[0])
@@ -125,13 +131,18 @@ func TestSyscallFuzz(t *testing.T) {
 	}
 }
 
-// badLines picks the fuzzer's complaints from its output.
-func badLines(out []byte) string {
-	var b strings.Builder
+// badLines picks the fuzzer's complaints from its output: failures, and
+// children that were SIGKILLed after the time limit.
+func badLines(out []byte) (bad, timeouts string) {
+	var b, to strings.Builder
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(l, "fuzz: seed ") {
+		switch {
+		case !strings.HasPrefix(l, "fuzz: seed "):
+		case strings.Contains(l, ": timed out"):
+			to.WriteString(l + "\n")
+		default:
 			b.WriteString(l + "\n")
 		}
 	}
-	return b.String()
+	return b.String(), to.String()
 }

@@ -183,23 +183,26 @@ func moveMappings(pid int, ms []platform.VDSOMapping, lo, hi, dest uintptr) erro
 	if dest == lo {
 		return nil
 	}
+	// move moves the mappings from where ms[0] is at from to where it is
+	// at to (ms keep their original addresses).
 	move := func(from, to uintptr) error {
 		for _, m := range ms {
-			n := m.End - m.Start
-			if _, err := injectSyscall(pid, unix.SYS_MREMAP, m.Start-lo+from, n, n,
-				unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, m.Start-lo+to); err != nil {
+			n, off := m.End-m.Start, m.Start-lo
+			if _, err := injectSyscall(pid, unix.SYS_MREMAP, from+off, n, n,
+				unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to+off); err != nil {
 				return fmt.Errorf("ptrace: mremap of %s in new stub: %w", m.Name, err)
 			}
 		}
 		return nil
 	}
+	from := lo
 	if dest < hi && lo < dest+(hi-lo) {
-		if err := move(lo, vdsoTemp); err != nil {
+		if err := move(from, vdsoTemp); err != nil {
 			return err
 		}
-		lo = vdsoTemp
+		from = vdsoTemp
 	}
-	return move(lo, dest)
+	return move(from, dest)
 }
 
 // isELF reports whether the memory of pid at addr starts with an ELF

@@ -190,3 +190,37 @@ func TestVDSOShape(t *testing.T) {
 		t.Error("readVDSOMappings of no process succeeded")
 	}
 }
+
+// TestVDSOMoveOverlapping moves a stub's vDSO by one page, so that source
+// and destination overlap (the path through vdsoTemp), and back.
+func TestVDSOMoveOverlapping(t *testing.T) {
+	e := newEnv(t)
+	v, ok := e.p.VDSO()
+	if !ok {
+		t.Skip("no vDSO")
+	}
+	as := e.newAS()
+	defer as.Release()
+	lo, hi := v.Mappings[0].Start, v.Mappings[len(v.Mappings)-1].End
+	dest := lo - pageSize
+	if dest < vdsoWindowStart {
+		dest = lo + pageSize
+	}
+	var err error
+	e.p.ctl.do(func() { err = moveMappings(as.pid, v.Mappings, lo, hi, dest) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := readVDSOMappings(as.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameShape(ms, v.Mappings) || ms[0].Start != dest {
+		t.Fatalf("after the move: %v, want %v at %#x", ms, v.Mappings, dest)
+	}
+	e.p.ctl.do(func() { err = moveMappings(as.pid, ms, dest, dest+(hi-lo), lo) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkStubVDSO(t, e.p, as.pid)
+}

@@ -33,9 +33,11 @@ func clockNow(t *kernel.Task, id int32) (int64, error) {
 	switch id {
 	case linux.CLOCK_REALTIME, linux.CLOCK_REALTIME_COARSE:
 		return time.Now().UnixNano(), nil
-	case linux.CLOCK_MONOTONIC, linux.CLOCK_MONOTONIC_COARSE, linux.CLOCK_MONOTONIC_RAW, linux.CLOCK_BOOTTIME:
+	case linux.CLOCK_MONOTONIC, linux.CLOCK_MONOTONIC_COARSE, linux.CLOCK_MONOTONIC_RAW, linux.CLOCK_BOOTTIME, clockTAI:
+		// The same host clock the vDSO reads, so a program that mixes
+		// vDSO calls and system calls sees one clock.
 		var ts unix.Timespec
-		if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		if err := unix.ClockGettime(id, &ts); err != nil {
 			return 0, unix.EINVAL
 		}
 		return ts.Nano(), nil

@@ -36,3 +36,24 @@ func TestPopulateHugeRange(t *testing.T) {
 	}
 	check(t, m)
 }
+
+// TestBrkHugeAddress: brk(-1) once rounded up to 0, looked like a shrink and
+// unmapped everything below the heap. It must change nothing.
+func TestBrkHugeAddress(t *testing.T) {
+	e := newEnv(t)
+	m := e.newMM()
+	defer m.DecUsers()
+	text := mustMap(t, m, anon(0x400000, 4*pageSize, rw, unix.MAP_FIXED))
+	m.SetBrkStart(0x500000)
+	start, _ := m.Brk(0)
+	for _, addr := range []uintptr{^uintptr(0), ^uintptr(0) - 100, 1 << 63, 1 << 47} {
+		if got, _ := m.Brk(addr); got != start {
+			t.Errorf("Brk(%#x) = %#x, want the unchanged break %#x", addr, got, start)
+		}
+	}
+	writeByte(t, m, text, 7)
+	if got := readByte(t, m, text); got != 7 {
+		t.Fatalf("the mapping below the heap is gone")
+	}
+	check(t, m)
+}

@@ -294,7 +294,11 @@ func (m *MemoryManager) SetBrkStart(addr uintptr) {
 func (m *MemoryManager) Brk(addr uintptr) (uintptr, error) {
 	m.mappingMu.Lock()
 	defer m.mappingMu.Unlock()
-	if addr < m.brkStart || m.brkStart == 0 || m.released {
+	// addr beyond the user half is refused before rounding: rounded up,
+	// ^uintptr(0) wrapped to 0, which looked like a shrink and unmapped
+	// everything below the heap, program text included (found by
+	// test/fuzz).
+	if addr < m.brkStart || addr > m.maxAddr || m.brkStart == 0 || m.released {
 		return m.brk, nil
 	}
 	oldEnd, newEnd := pageRoundUp(m.brk), pageRoundUp(addr)

@@ -86,6 +86,7 @@ struct slot {
 static struct slot *slots;
 static unsigned char *scratch; /* SCRATCH_PAGES RW pages, then a PROT_NONE guard page */
 static uint64_t rng;
+static uint64_t heap_end; /* the heap's end when the child started */
 
 static uint64_t rnd(void)
 {
@@ -246,6 +247,21 @@ static void setup_fds(void)
 		;
 }
 
+extern char __executable_start[], end[];
+
+/* protect keeps most memory calls away from the fuzzer's own program and
+ * stack (unmapping them only ends the child early): seven times in eight,
+ * a range that touches them is moved into the scratch area. */
+static void protect(uint64_t *addr, uint64_t len)
+{
+	uint64_t lo = (uint64_t)__executable_start, hi = (uint64_t)end + (1 << 20);
+	uint64_t sp = (uint64_t)&lo, slo = sp - (1 << 20), shi = sp + (1 << 20);
+	uint64_t a = *addr, e = a + len;
+	int hits = e < a || (a < hi && e > lo) || (a < shi && e > slo);
+	if (hits && rnd() % 8)
+		*addr = (uint64_t)scratch + (rnd() % SCRATCH_PAGES) * PAGE;
+}
+
 /* fixup rewrites the arguments of calls that could harm the parent, stop the
  * child for good, or fill the host disk; it returns 0 to skip the call. */
 static int fixup(long nr, uint64_t *a)
@@ -315,6 +331,17 @@ static int fixup(long nr, uint64_t *a)
 	case SYS_tee:
 		a[2] &= 0xffffff;
 		break;
+	case SYS_munmap: case SYS_mprotect: case SYS_madvise: case SYS_mremap: case SYS_mmap:
+	case SYS_pkey_mprotect: case SYS_remap_file_pages: case SYS_mlock: case SYS_munlock:
+		if (nr != SYS_mmap || (a[3] & MAP_FIXED))
+			protect(&a[0], a[1]);
+		break;
+	case SYS_brk:
+		/* Static glibc keeps its TLS on the heap: shrinking the heap
+		 * below where it started ends the child, as on Linux. */
+		if (a[0] < heap_end && rnd() % 8)
+			a[0] = 0;
+		break;
 	case SYS_clone:
 		/* A child whose exit signal is SIGSTOP stops its parent when
 		 * it dies, as on Linux: legitimate, but a wasted child. */
@@ -357,6 +384,7 @@ static void child(long seed, long calls, struct slot *s)
 	for (unsigned i = 0; i < sizeof ign / sizeof ign[0]; i++)
 		signal(ign[i], SIG_IGN);
 	setup_fds();
+	heap_end = (uint64_t)syscall(SYS_brk, 0);
 	rearm();
 	for (long i = 0; i < calls; i++) {
 		if (i % 16 == 0)
@@ -473,6 +501,8 @@ int main(int argc, char **argv)
 			if (s->pid == pid) {
 				if (WIFSIGNALED(st)) {
 					faults++;
+					if (getenv("SYSFUZZ_VERBOSE"))
+						fprintf(stderr, "death sig %d call %ld nr %ld\n", WTERMSIG(st), s->call, s->nr);
 					if (WTERMSIG(st) == SIGSYS) {
 						sigsys++;
 						describe("killed by SIGSYS (a sentry panic?)", s);

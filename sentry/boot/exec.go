@@ -7,6 +7,7 @@ import (
 	"gvisor.dev/gvisor/pkg/abi/linux"
 
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
+	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
 	"github.com/runsc-cri/runsc-cri/sentry/loader"
 	"github.com/runsc-cri/runsc-cri/sentry/memmap"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
@@ -18,6 +19,16 @@ type execFile struct {
 	fd       *vfs.FileDescription
 	name     string
 	dev, ino uint64
+	// uid/setuid and gid/setgid are the set-ID bits that count
+	// (kernel.SetIDFile).
+	uid            auth.KUID
+	gid            auth.KGID
+	setuid, setgid bool
+}
+
+// SetID implements kernel.SetIDFile.
+func (f *execFile) SetID() (auth.KUID, bool, auth.KGID, bool) {
+	return f.uid, f.setuid, f.gid, f.setgid
 }
 
 func (f *execFile) ReadAt(p []byte, off int64) (int, error) { return f.fd.ReadAt(f.t, p, off) }
@@ -78,5 +89,10 @@ func newExecFile(t *kernel.Task, v *vfs.VirtualFilesystem, fsc *vfs.FSContext, f
 	if err != nil {
 		name = "/"
 	}
-	return &execFile{t: t, fd: fd, name: name, dev: uint64(st.DevMinor), ino: st.Ino}, name, nil
+	ef := &execFile{t: t, fd: fd, name: name, dev: uint64(st.DevMinor), ino: st.Ino}
+	if !fd.VirtualDentry().Mount.Flags().NoSuid {
+		ef.uid, ef.setuid = auth.KUID(st.UID), st.Mode&linux.S_ISUID != 0
+		ef.gid, ef.setgid = auth.KGID(st.GID), st.Mode&(linux.S_ISGID|0o010) == linux.S_ISGID|0o010
+	}
+	return ef, name, nil
 }

@@ -35,7 +35,9 @@ func processCreds(proc control.Process) *auth.Credentials {
 	}
 	caps := proc.Capabilities
 	if caps == nil {
-		return auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, auth.DefaultContainerCaps)
+		c := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, auth.DefaultContainerCaps)
+		c.NoNewPrivs = proc.NoNewPrivileges
+		return c
 	}
 	all := func(s uint64) auth.CapSet { return auth.CapSet(s) & auth.AllCaps }
 	c := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, all(caps.Bounding))
@@ -43,6 +45,7 @@ func processCreds(proc control.Process) *auth.Credentials {
 	c.Permitted = all(caps.Permitted)
 	c.Inheritable = all(caps.Inheritable)
 	c.Ambient = all(caps.Ambient)
+	c.NoNewPrivs = proc.NoNewPrivileges
 	return c
 }
 

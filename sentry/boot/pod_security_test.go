@@ -3,10 +3,13 @@ package boot
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runsc-cri/runsc-cri/sentry/control"
 	"github.com/runsc-cri/runsc-cri/test/rootfs"
@@ -148,5 +151,44 @@ func TestPodSecurity(t *testing.T) {
 	}
 	if code, out := p.execOut("admin", control.Process{Args: []string{"sh", "-c", "echo 0 > /proc/sys/kernel/shm_rmid_forced && cat /proc/sys/kernel/shm_rmid_forced"}, Capabilities: admin}); code != 0 || out != "0\n" {
 		t.Errorf("a sysctl write with CAP_SYS_ADMIN: exit %d, %q", code, out)
+	}
+}
+
+// TestPodSetuid: a set-user-ID root program run by a user has effective
+// uid 0, unless the process has no_new_privs (then also /proc shows it).
+func TestPodSetuid(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("needs gcc to build a static set-user-ID test program")
+	}
+	src := filepath.Join(t.TempDir(), "euid.c")
+	os.WriteFile(src, []byte("#include <stdio.h>\n#include <unistd.h>\nint main(void){printf(\"euid %d uid %d\\n\",(int)geteuid(),(int)getuid());return 0;}\n"), 0o644)
+	bin := filepath.Join(t.TempDir(), "euid")
+	if out, err := exec.Command(gcc, "-static", "-O2", "-o", bin, src).CombinedOutput(); err != nil {
+		t.Skipf("gcc -static: %v: %s", err, out)
+	}
+	p := startPod(t)
+	p.createReq(control.CreateContainerRequest{ID: "c", Process: control.Process{
+		Args: []string{"sleep", "1000"}, UID: 1000, GID: 1000, Stdin: -1, Stdout: -1, Stderr: -1}},
+		func(root string) {
+			b, err := os.ReadFile(bin)
+			if err == nil {
+				err = os.WriteFile(filepath.Join(root, "bin/euid"), b, 0o755)
+			}
+			if err == nil {
+				err = unix.Chmod(filepath.Join(root, "bin/euid"), 0o4755) // os.Chmod drops the bit
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	if _, out := p.execOut("c", control.Process{Args: []string{"euid"}, UID: 1000, GID: 1000}); out != "euid 0 uid 1000\n" {
+		t.Errorf("set-user-ID root program: %q", out)
+	}
+	if _, out := p.execOut("c", control.Process{Args: []string{"euid"}, UID: 1000, GID: 1000, NoNewPrivileges: true}); out != "euid 1000 uid 1000\n" {
+		t.Errorf("under no_new_privs: %q", out)
+	}
+	if _, out := p.execOut("c", control.Process{Args: []string{"grep", "NoNewPrivs", "/proc/self/status"}, NoNewPrivileges: true}); out != "NoNewPrivs:\t1\n" {
+		t.Errorf("status: %q", out)
 	}
 }

@@ -120,6 +120,7 @@ func (t *Task) Execve(dirfd int32, filename string, argv, envv []string) error {
 	oldAS := oldMM.AddressSpace()
 	oldMM.DecUsers()
 	t.ctx.Forget(oldAS)
+	t.SetCredentials(execCredentials(t.Credentials(), res.ExecFile))
 	t.regs = arch.InitialRegisters(res.Entry, res.StackPointer)
 	t.clearChildTID = 0
 	t.robustList = 0
@@ -226,6 +227,7 @@ func (k *Kernel) createProcess(a ProcessArgs, isInit bool) (*ThreadGroup, error)
 	if res.ExecFile != nil {
 		t.exePath = res.ExecFile.Name()
 	}
+	t.creds.Store(execCredentials(a.Credentials, res.ExecFile))
 	t.name = truncComm(path.Base(a.Filename))
 	t.regs = arch.InitialRegisters(res.Entry, res.StackPointer)
 	if a.FSContext != nil && a.Umask != 0 {

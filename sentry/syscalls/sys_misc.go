@@ -223,9 +223,17 @@ func Prctl(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 		if a[1] != 1 || a[2] != 0 || a[3] != 0 || a[4] != 0 {
 			return 0, unix.EINVAL
 		}
+		if !t.Credentials().NoNewPrivs {
+			n := t.Credentials().Fork()
+			n.NoNewPrivs = true
+			t.SetCredentials(n)
+		}
 		return 0, nil
 	case linux.PR_GET_NO_NEW_PRIVS:
-		return 1, nil
+		if t.Credentials().NoNewPrivs {
+			return 1, nil
+		}
+		return 0, nil
 	case linux.PR_CAPBSET_READ:
 		if a[1] > 63 {
 			return 0, unix.EINVAL

@@ -76,6 +76,7 @@ type statusData struct {
 	SigBlk, SigIgn, SigCgt uint64
 	CapInh, CapPrm, CapEff uint64
 	CapBnd, CapAmb         uint64
+	NoNewPrivs             bool
 	NumCPU                 int
 	VoluntarySwitches      uint64
 	NonvoluntarySwitches   uint64
@@ -179,7 +180,11 @@ func formatStatus(d *statusData) string {
 		d.SigPnd, d.ShdPnd, d.SigBlk, d.SigIgn, d.SigCgt)
 	fmt.Fprintf(&b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\n",
 		d.CapInh, d.CapPrm, d.CapEff, d.CapBnd, d.CapAmb)
-	b.WriteString("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n")
+	nnp := 0
+	if d.NoNewPrivs {
+		nnp = 1
+	}
+	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t0\nSeccomp_filters:\t0\n", nnp)
 	b.WriteString("Speculation_Store_Bypass:\tthread vulnerable\n")
 	b.WriteString("SpeculationIndirectBranch:\tconditional enabled\n")
 	fmt.Fprintf(&b, "Cpus_allowed:\t%s\nCpus_allowed_list:\t%s\n", cpuMask(d.NumCPU), cpuList(d.NumCPU))

@@ -210,6 +210,7 @@ func (p *processDir) genStatus(ctx vfs.Context) ([]byte, error) {
 			}
 			d.CapInh, d.CapPrm, d.CapEff = uint64(c.Inheritable), uint64(c.Permitted), uint64(c.Effective)
 			d.CapBnd, d.CapAmb = uint64(c.Bounding), uint64(c.Ambient)
+			d.NoNewPrivs = c.NoNewPrivs
 		}
 		if fsc := t.FSContext(); fsc != nil {
 			d.Umask = fsc.Umask()

@@ -68,6 +68,9 @@ type Credentials struct {
 	Permitted, Effective, Inheritable, Bounding, Ambient CapSet
 	// KeepCaps is PR_SET_KEEPCAPS.
 	KeepCaps bool
+	// NoNewPrivs is the task's no_new_privs bit (PR_SET_NO_NEW_PRIVS; it
+	// is inherited and never cleared): execve grants nothing.
+	NoNewPrivs bool
 }
 
 // NewCredentials returns credentials for uid/gid with groups; root gets caps.
@@ -143,4 +146,49 @@ func (c *Credentials) CanAccess(access int, perm uint32, uid KUID, gid KGID, isD
 		}
 	}
 	return false
+}
+
+// ForExec returns the credentials after an execve by a task with c of a
+// file whose set-user-ID bit grants uid (setuid) and whose set-group-ID
+// bit grants gid (setgid), as Linux computes them for a file without file
+// capabilities:
+//
+//   - the set-ID bits are ignored under no_new_privs; the saved and fs
+//     ids become the effective ones;
+//   - if the real or the new effective uid is 0 the file counts as having
+//     every capability: permitted becomes inheritable|bounding|ambient,
+//     effective the same when the effective uid is 0 (else ambient);
+//     otherwise both become ambient;
+//   - ambient is cleared when the exec changed an id; under no_new_privs
+//     permitted cannot grow beyond the old one.
+func (c *Credentials) ForExec(uid KUID, setuid bool, gid KGID, setgid bool) *Credentials {
+	n := c.Fork()
+	if !c.NoNewPrivs {
+		if setuid {
+			n.EffectiveUID = uid
+		}
+		if setgid {
+			n.EffectiveGID = gid
+		}
+	}
+	n.SavedUID, n.FSUID = n.EffectiveUID, n.EffectiveUID
+	n.SavedGID, n.FSGID = n.EffectiveGID, n.EffectiveGID
+	if n.EffectiveUID != c.EffectiveUID || n.EffectiveGID != c.EffectiveGID {
+		n.Ambient = 0
+	}
+	if n.RealUID == 0 || n.EffectiveUID == 0 {
+		n.Permitted = (c.Inheritable | c.Bounding | n.Ambient) & AllCaps
+		if n.EffectiveUID == 0 {
+			n.Effective = n.Permitted
+		} else {
+			n.Effective = n.Ambient
+		}
+	} else {
+		n.Permitted, n.Effective = n.Ambient, n.Ambient
+	}
+	if c.NoNewPrivs {
+		n.Permitted &= c.Permitted
+		n.Effective &= n.Permitted
+	}
+	return n
 }

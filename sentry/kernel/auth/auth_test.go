@@ -47,3 +47,34 @@ func TestNonRootHasNoEffectiveCaps(t *testing.T) {
 		t.Fatal("Fork shares the group slice")
 	}
 }
+
+func TestForExec(t *testing.T) {
+	user := NewCredentials(1000, 1000, nil, DefaultContainerCaps)
+	// A set-user-ID root file: euid 0 and the bounding set.
+	n := user.ForExec(0, true, 0, false)
+	if n.RealUID != 1000 || n.EffectiveUID != 0 || n.SavedUID != 0 || n.FSUID != 0 ||
+		n.Effective != DefaultContainerCaps || n.Permitted != DefaultContainerCaps {
+		t.Errorf("setuid root: %+v", n)
+	}
+	// Under no_new_privs the bit is ignored and nothing is gained.
+	nnp := user.Fork()
+	nnp.NoNewPrivs = true
+	if n := nnp.ForExec(0, true, 0, true); n.EffectiveUID != 1000 || n.EffectiveGID != 1000 || n.Effective != 0 || n.Permitted != 0 || !n.NoNewPrivs {
+		t.Errorf("no_new_privs: %+v", n)
+	}
+	// A plain file: a user gets nothing, root keeps its bounding set.
+	if n := user.ForExec(0, false, 0, false); n.EffectiveUID != 1000 || n.Effective != 0 {
+		t.Errorf("plain exec by a user: %+v", n)
+	}
+	root := NewCredentials(0, 0, nil, DefaultContainerCaps)
+	dropped := root.Fork()
+	dropped.Effective = 0
+	if n := dropped.ForExec(0, false, 0, false); n.Effective != DefaultContainerCaps {
+		t.Errorf("plain exec by root: %+v", n)
+	}
+	// Root running a set-user-ID file of a user keeps its permitted set
+	// (real uid 0) but not the effective one.
+	if n := root.ForExec(1000, true, 0, false); n.EffectiveUID != 1000 || n.Effective != 0 || n.Permitted != DefaultContainerCaps {
+		t.Errorf("root runs a setuid-user file: %+v", n)
+	}
+}

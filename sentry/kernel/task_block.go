@@ -12,6 +12,10 @@ import (
 // blocking call must return ERESTARTSYS.
 func (t *Task) interrupted() bool { return t.pendingFlag.Load() }
 
+// Interrupted reports whether a signal (or SIGKILL) waits for the task: a
+// long operation that made progress should stop there and return it.
+func (t *Task) Interrupted() bool { return t.interrupted() }
+
 // Block waits until ch is ready or the task is interrupted by a signal (or
 // killed). It returns nil or ERESTARTSYS.
 func (t *Task) Block(ch <-chan struct{}) error {

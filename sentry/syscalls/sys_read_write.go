@@ -228,7 +228,10 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, n
 			}
 			continue
 		}
-		if err != nil || n == 0 {
+		if err != nil || n == 0 || t.Interrupted() {
+			// A signal ends a long write after some progress, as in
+			// Linux: a 1 GiB write(2) to a UDP socket, one datagram
+			// per round, was deaf to SIGKILL (found by test/fuzz).
 			if total > 0 {
 				return total, nil
 			}

@@ -200,6 +200,12 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, n
 	w := ioWaiter{t: t, f: f, mask: waiter.WritableEvents, send: true}
 	defer w.done()
 	var total int64
+	// A datagram or seqpacket socket takes one message per write: what
+	// it did not take is not sent in further messages.
+	message := false
+	if s, ok := f.Impl().(socket.Socket); ok && s.Type() != unix.SOCK_STREAM {
+		message = true
+	}
 	for {
 		var n int64
 		var err error
@@ -213,7 +219,7 @@ func writeFrom(t *kernel.Task, f *vfs.FileDescription, bs [][]byte, off int64, n
 		if err == unix.EPIPE {
 			t.SendSIGPIPE()
 		}
-		if len(bs) == 0 || !f.IsStream() {
+		if len(bs) == 0 || !f.IsStream() || (message && n > 0) {
 			if total > 0 {
 				return total, nil
 			}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -135,6 +136,9 @@ func startGofer(root string, ro bool) (int, *exec.Cmd, error) {
 	goferEnd.Close()
 	if err != nil {
 		unix.Close(fds[0])
+		if errors.Is(err, unix.EPERM) {
+			return -1, nil, fmt.Errorf("starting gofer: %w (runsc-cri do needs root: the gofer runs in a mount namespace of its own)", err)
+		}
 		return -1, nil, fmt.Errorf("starting gofer: %w", err)
 	}
 	return fds[0], cmd, nil

@@ -28,6 +28,7 @@ package cri
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,12 +93,12 @@ func TestPodBench(t *testing.T) {
 	for i := 0; i < benchPods; i++ {
 		times = append(times, d.benchPod(t, e.image, handler, logDir, fmt.Sprintf("bench-%02d", i)))
 	}
-	pss, rss, procs := d.idleMemory(t, e.image, handler, logDir)
+	mem := d.idleMemory(t, e.image, handler, logDir)
 
 	if handler == "" {
 		handler = "default (platform " + d.cfg.Platform + ")"
 	}
-	table := benchTable(times, pss, rss, procs, handler)
+	table := benchTable(times, mem, handler)
 	fmt.Print(table)
 	if out := os.Getenv("RUNSC_CRI_BENCH_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(table), 0o644); err != nil {
@@ -162,10 +163,43 @@ func waitLogLine(t *testing.T, path, want string) {
 	}
 }
 
+// memUse is memory per pod, in bytes: in all, and by kind of process
+// (sentry, stub, gofer).
+type memUse struct {
+	pss, rss int64
+	procs    float64
+	kinds    map[string]*memUse
+}
+
+func (m *memUse) add(pss, rss int64) { m.pss += pss; m.rss += rss; m.procs++ }
+
+func (m *memUse) div(n int64) {
+	m.pss, m.rss, m.procs = m.pss/n, m.rss/n, m.procs/float64(n)
+}
+
+// processKind names what a pod's process is from its command line.
+func processKind(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+	args := strings.Split(string(b), "\x00")
+	switch {
+	case len(args) > 1 && args[1] == "boot":
+		return "sentry"
+	case len(args) > 1 && args[1] == "gofer":
+		return "gofer"
+	}
+	comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if c := strings.TrimSpace(string(comm)); strings.Contains(c, "stub") || strings.Contains(args[0], "stub") {
+		return "ptrace stub"
+	} else if args[0] == "" {
+		return "(" + c + ")"
+	}
+	return args[0]
+}
+
 // idleMemory starts benchIdlePods pods running one idle container each and
-// returns the mean PSS and RSS per pod, in bytes, and the mean number of
-// processes counted per pod; the pods are removed afterwards.
-func (d *daemon) idleMemory(t *testing.T, image, handler, logDir string) (pss, rss int64, procs float64) {
+// returns the mean memory per pod (with the mean number of processes
+// counted); the pods are removed afterwards.
+func (d *daemon) idleMemory(t *testing.T, image, handler, logDir string) *memUse {
 	t.Helper()
 	ctx := ctxT(t)
 	type pod struct{ id, ctr string }
@@ -187,27 +221,41 @@ func (d *daemon) idleMemory(t *testing.T, image, handler, logDir string) (pss, r
 		pods[i].ctr = d.createStart(t, r.PodSandboxId, pcfg, ccfg)
 		waitLogLine(t, filepath.Join(pcfg.LogDirectory, ccfg.LogPath), benchLine)
 	}
+	children := childrenByPID()
+	mem := &memUse{kinds: map[string]*memUse{}}
 	for _, p := range pods {
-		// The sentry (and its stubs) name the control socket; the gofer
-		// and its waiting parent name the container's rootfs.
+		// The sentry names the control socket; the gofer and its waiting
+		// parent name the container's rootfs; the ptrace stubs
+		// ("runsc-stub") are the sentry's descendants.
+		seen := map[int]bool{}
 		for _, key := range []string{d.srv.controlSocket(p.id), d.srv.containerDir(p.ctr) + "/"} {
 			pids := pidsNaming(key)
 			if len(pids) == 0 {
 				t.Fatalf("no process names %s", key)
 			}
 			for _, pid := range pids {
-				ps, rs, err := smapsRollup(pid)
-				if err != nil {
-					t.Fatalf("pid %d: %v", pid, err)
-				}
-				pss += ps
-				rss += rs
-				procs++
+				addTree(seen, children, pid)
 			}
+		}
+		for pid := range seen {
+			ps, rs, err := smapsRollup(pid)
+			if err != nil {
+				t.Fatalf("pid %d: %v", pid, err)
+			}
+			mem.add(ps, rs)
+			k := processKind(pid)
+			if mem.kinds[k] == nil {
+				mem.kinds[k] = &memUse{}
+			}
+			mem.kinds[k].add(ps, rs)
 		}
 	}
 	n := int64(len(pods))
-	return pss / n, rss / n, procs / float64(n)
+	mem.div(n)
+	for _, k := range mem.kinds {
+		k.div(n)
+	}
+	return mem
 }
 
 // pidsNaming lists the live processes whose command line contains s.
@@ -224,6 +272,40 @@ func pidsNaming(s string) []int {
 		}
 	}
 	return pids
+}
+
+// childrenByPID maps each live process to its children.
+func childrenByPID() map[int][]int {
+	m := map[int][]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		rest := string(b[strings.LastIndexByte(string(b), ')')+1:])
+		if f := strings.Fields(rest); len(f) > 1 && f[0] != "Z" {
+			ppid, _ := strconv.Atoi(f[1])
+			m[ppid] = append(m[ppid], pid)
+		}
+	}
+	return m
+}
+
+// addTree adds pid and its descendants to seen.
+func addTree(seen map[int]bool, children map[int][]int, pid int) {
+	if seen[pid] {
+		return
+	}
+	seen[pid] = true
+	for _, c := range children[pid] {
+		addTree(seen, children, c)
+	}
 }
 
 // smapsRollup returns a process's PSS and RSS in bytes.
@@ -292,7 +374,7 @@ func referenceRuntimes() []string {
 }
 
 // benchTable formats the results as Markdown.
-func benchTable(ts []podTiming, pss, rss int64, procs float64, handler string) string {
+func benchTable(ts []podTiming, mem *memUse, handler string) string {
 	start := column(ts, func(p podTiming) time.Duration { return p.toLog })
 	stop := column(ts, func(p podTiming) time.Duration { return p.stopRemove })
 	cycle := column(ts, func(p podTiming) time.Duration { return p.toLog + p.stopRemove })
@@ -316,8 +398,8 @@ func benchTable(ts []podTiming, pss, rss int64, procs float64, handler string) s
 	fmt.Fprintf(&b, "| whole pod cycle (start + stop+remove), median | %s | %s | %s | < %s | %s |\n",
 		ms(cycleMed), refMS(issueRefs[0].cycle), refMS(issueRefs[1].cycle), refMS(targetCycle), met(cycleMed < targetCycle))
 	fmt.Fprintf(&b, "| PSS per idle pod (sentry + gofers, %.0f processes) | %s | %s | %s | < %s | %s |\n",
-		procs, mib(pss), mib(issueRefs[0].pss), mib(issueRefs[1].pss), mib(targetPSS), met(pss < targetPSS))
-	fmt.Fprintf(&b, "| RSS per idle pod (same processes) | %s | | | | |\n", mib(rss))
+		mem.procs, mib(mem.pss), mib(issueRefs[0].pss), mib(issueRefs[1].pss), mib(targetPSS), met(mem.pss < targetPSS))
+	fmt.Fprintf(&b, "| RSS per idle pod (same processes) | %s | | | | |\n", mib(mem.rss))
 
 	b.WriteString("\nWhere the start goes (median of each step):\n\n")
 	b.WriteString("| RunPodSandbox | CreateContainer | StartContainer | StartContainer → log line |\n|---:|---:|---:|---:|\n")
@@ -326,6 +408,12 @@ func benchTable(ts []podTiming, pss, rss int64, procs float64, handler string) s
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.create }))),
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.start }))),
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.firstLog }))))
+	b.WriteString("\nWhere the memory goes (per idle pod):\n\n| process | count | PSS | RSS |\n|---|---:|---:|---:|\n")
+	kinds := slices.Sorted(maps.Keys(mem.kinds))
+	for _, k := range kinds {
+		m := mem.kinds[k]
+		fmt.Fprintf(&b, "| %s | %.1f | %s | %s |\n", k, m.procs, mib(m.pss), mib(m.rss))
+	}
 	fmt.Fprintf(&b, "\nMachine: %d CPUs, %s, %s.\n", runtime.NumCPU(), cpuModel(), kernelRelease())
 	return b.String()
 }

@@ -166,34 +166,44 @@ func waitLogLine(t *testing.T, path, want string) {
 // memUse is memory per pod, in bytes: in all, and by kind of process
 // (sentry, stub, gofer).
 type memUse struct {
-	pss, rss int64
-	procs    float64
-	kinds    map[string]*memUse
+	smaps
+	procs float64
+	kinds map[string]*memUse
 }
 
-func (m *memUse) add(pss, rss int64) { m.pss += pss; m.rss += rss; m.procs++ }
+// smaps is the part of /proc/PID/smaps_rollup the benchmark reads.
+type smaps struct {
+	pss, rss                   int64
+	pssAnon, pssFile, pssShmem int64
+}
+
+func (m *memUse) add(s smaps) {
+	m.pss += s.pss
+	m.rss += s.rss
+	m.pssAnon += s.pssAnon
+	m.pssFile += s.pssFile
+	m.pssShmem += s.pssShmem
+	m.procs++
+}
 
 func (m *memUse) div(n int64) {
-	m.pss, m.rss, m.procs = m.pss/n, m.rss/n, m.procs/float64(n)
+	m.pss, m.rss, m.pssAnon, m.pssFile, m.pssShmem = m.pss/n, m.rss/n, m.pssAnon/n, m.pssFile/n, m.pssShmem/n
+	m.procs /= float64(n)
 }
 
 // processKind names what a pod's process is from its command line.
 func processKind(pid int) string {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
-	args := strings.Split(string(b), "\x00")
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 	switch {
 	case len(args) > 1 && args[1] == "boot":
 		return "sentry"
+	case len(args) > 1 && args[1] == "gofer" && slices.Contains(args, "--mntns"):
+		return "gofer (serving, in its mount namespace)"
 	case len(args) > 1 && args[1] == "gofer":
-		return "gofer"
+		return "gofer (its waiting parent)"
 	}
-	comm, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	if c := strings.TrimSpace(string(comm)); strings.Contains(c, "stub") || strings.Contains(args[0], "stub") {
-		return "ptrace stub"
-	} else if args[0] == "" {
-		return "(" + c + ")"
-	}
-	return args[0]
+	return strings.Join(args, " ")
 }
 
 // idleMemory starts benchIdlePods pods running one idle container each and
@@ -227,27 +237,26 @@ func (d *daemon) idleMemory(t *testing.T, image, handler, logDir string) *memUse
 		// The sentry names the control socket; the gofer and its waiting
 		// parent name the container's rootfs; the ptrace stubs
 		// ("runsc-stub") are the sentry's descendants.
-		seen := map[int]bool{}
+		seen := map[int]string{} // pid → kind
 		for _, key := range []string{d.srv.controlSocket(p.id), d.srv.containerDir(p.ctr) + "/"} {
 			pids := pidsNaming(key)
 			if len(pids) == 0 {
 				t.Fatalf("no process names %s", key)
 			}
 			for _, pid := range pids {
-				addTree(seen, children, pid)
+				addTree(seen, children, pid, processKind(pid))
 			}
 		}
-		for pid := range seen {
-			ps, rs, err := smapsRollup(pid)
+		for pid, k := range seen {
+			sm, err := smapsRollup(pid)
 			if err != nil {
 				t.Fatalf("pid %d: %v", pid, err)
 			}
-			mem.add(ps, rs)
-			k := processKind(pid)
+			mem.add(sm)
 			if mem.kinds[k] == nil {
 				mem.kinds[k] = &memUse{}
 			}
-			mem.kinds[k].add(ps, rs)
+			mem.kinds[k].add(sm)
 		}
 	}
 	n := int64(len(pods))
@@ -297,22 +306,31 @@ func childrenByPID() map[int][]int {
 	return m
 }
 
-// addTree adds pid and its descendants to seen.
-func addTree(seen map[int]bool, children map[int][]int, pid int) {
-	if seen[pid] {
+// addTree adds pid, of kind, and its descendants to seen; those of a
+// sentry are its ptrace stubs.
+func addTree(seen map[int]string, children map[int][]int, pid int, kind string) {
+	if _, ok := seen[pid]; ok {
 		return
 	}
-	seen[pid] = true
+	seen[pid] = kind
 	for _, c := range children[pid] {
-		addTree(seen, children, c)
+		switch k := processKind(c); {
+		case k == "sentry" || strings.HasPrefix(k, "gofer"):
+			addTree(seen, children, c, k)
+		case kind == "sentry" || kind == "ptrace stub":
+			addTree(seen, children, c, "ptrace stub")
+		default:
+			addTree(seen, children, c, kind+" (child: "+k+")")
+		}
 	}
 }
 
-// smapsRollup returns a process's PSS and RSS in bytes.
-func smapsRollup(pid int) (pss, rss int64, err error) {
+// smapsRollup reads a process's memory figures, in bytes.
+func smapsRollup(pid int) (smaps, error) {
+	var sm smaps
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/smaps_rollup")
 	if err != nil {
-		return 0, 0, err
+		return sm, err
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -324,12 +342,18 @@ func smapsRollup(pid int) (pss, rss int64, err error) {
 		kb, _ := strconv.ParseInt(fields[1], 10, 64)
 		switch fields[0] {
 		case "Pss:":
-			pss = kb << 10
+			sm.pss = kb << 10
 		case "Rss:":
-			rss = kb << 10
+			sm.rss = kb << 10
+		case "Pss_Anon:":
+			sm.pssAnon = kb << 10
+		case "Pss_File:":
+			sm.pssFile = kb << 10
+		case "Pss_Shmem:":
+			sm.pssShmem = kb << 10
 		}
 	}
-	return pss, rss, sc.Err()
+	return sm, sc.Err()
 }
 
 // quantile returns the q-quantile (nearest rank) of ds.
@@ -357,7 +381,12 @@ func column(ts []podTiming, f func(podTiming) time.Duration) []time.Duration {
 	return out
 }
 
-func ms(d time.Duration) string    { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+func ms(d time.Duration) string {
+	if d < time.Millisecond {
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+}
 func mib(b int64) string           { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 func met(ok bool) string           { return map[bool]string{true: "met", false: "not met"}[ok] }
 func refMS(d time.Duration) string { return fmt.Sprintf("%d ms", d.Milliseconds()) }
@@ -383,13 +412,15 @@ func benchTable(ts []podTiming, mem *memUse, handler string) string {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Pods (runtime handler %s, %d pods sequential, %d idle pods for memory)\n\n", handler, len(ts), benchIdlePods)
-	ref := "reference (from the issue, same kind of machine)"
+	note := "† the issue's figures for critest's benchmark: reference (from the issue, same kind of machine)"
 	if found := referenceRuntimes(); len(found) > 0 {
 		// Measuring them needs their daemon set up with a mirror of the
 		// test registry; the issue's figures stand in for them.
-		ref += "; installed here but not measured: " + strings.Join(found, ", ")
+		note += "; installed here but not measured: " + strings.Join(found, ", ")
+	} else {
+		note += "; no containerd, runc or runsc is installed on this machine"
 	}
-	fmt.Fprintf(&b, "| measure | runsc-cri | %s | %s | target | |\n", issueRefs[0].name+" ("+ref+")", issueRefs[1].name+" (same)")
+	fmt.Fprintf(&b, "| measure | runsc-cri (measured) | %s † | %s † | target | |\n", issueRefs[0].name, issueRefs[1].name)
 	b.WriteString("|---|---:|---:|---:|---:|---|\n")
 	fmt.Fprintf(&b, "| pod start → first log line, median | %s | %s | %s | < %s | %s |\n",
 		ms(startMed), refMS(issueRefs[0].start), refMS(issueRefs[1].start), refMS(targetStart), met(startMed < targetStart))
@@ -401,6 +432,7 @@ func benchTable(ts []podTiming, mem *memUse, handler string) string {
 		mem.procs, mib(mem.pss), mib(issueRefs[0].pss), mib(issueRefs[1].pss), mib(targetPSS), met(mem.pss < targetPSS))
 	fmt.Fprintf(&b, "| RSS per idle pod (same processes) | %s | | | | |\n", mib(mem.rss))
 
+	b.WriteString("\n" + note + ".\n")
 	b.WriteString("\nWhere the start goes (median of each step):\n\n")
 	b.WriteString("| RunPodSandbox | CreateContainer | StartContainer | StartContainer → log line |\n|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %s | %s | %s | %s |\n",
@@ -408,11 +440,11 @@ func benchTable(ts []podTiming, mem *memUse, handler string) string {
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.create }))),
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.start }))),
 		ms(median(column(ts, func(p podTiming) time.Duration { return p.firstLog }))))
-	b.WriteString("\nWhere the memory goes (per idle pod):\n\n| process | count | PSS | RSS |\n|---|---:|---:|---:|\n")
+	b.WriteString("\nWhere the memory goes (per idle pod):\n\n| process | count | PSS | of which anonymous | file (the binary) | shmem (memory file) | RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	kinds := slices.Sorted(maps.Keys(mem.kinds))
 	for _, k := range kinds {
 		m := mem.kinds[k]
-		fmt.Fprintf(&b, "| %s | %.1f | %s | %s |\n", k, m.procs, mib(m.pss), mib(m.rss))
+		fmt.Fprintf(&b, "| %s | %.1f | %s | %s | %s | %s | %s |\n", k, m.procs, mib(m.pss), mib(m.pssAnon), mib(m.pssFile), mib(m.pssShmem), mib(m.rss))
 	}
 	fmt.Fprintf(&b, "\nMachine: %d CPUs, %s, %s.\n", runtime.NumCPU(), cpuModel(), kernelRelease())
 	return b.String()

@@ -3,22 +3,32 @@ package cri
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/runsc-cri/runsc-cri/platform"
 )
 
 // Runtime handlers (RuntimeClass handler names). "runsc" (and "", the
 // CRI's name for the default) runs pods on the configured platform;
 // "runsc-ptrace" and "runsc-kvm" pin a platform. runsc-kvm is offered only
-// where /dev/kvm exists.
+// where the binary has the KVM platform and /dev/kvm exists.
 const (
 	HandlerDefault = "runsc"
 	HandlerPtrace  = "runsc-ptrace"
 	HandlerKVM     = "runsc-kvm"
 )
 
-// kvmAvailable reports whether /dev/kvm exists (a seam for tests).
+// kvmBuilt reports whether the KVM platform is compiled in (a seam for tests).
+var kvmBuilt = func() bool { return slices.Contains(platform.Names(), "kvm") }
+
+// kvmAvailable reports whether the KVM platform is built and /dev/kvm
+// exists (a seam for tests).
 var kvmAvailable = func() bool {
+	if !kvmBuilt() {
+		return false
+	}
 	_, err := os.Stat("/dev/kvm")
 	return err == nil
 }
@@ -32,6 +42,9 @@ func (s *Server) handlerPlatform(handler string) (string, error) {
 	case HandlerPtrace:
 		return "ptrace", nil
 	case HandlerKVM:
+		if !kvmBuilt() {
+			return "", fmt.Errorf("runtime handler %q: the KVM platform is not implemented yet: %w", handler, ErrUnimplemented)
+		}
 		if kvmAvailable() {
 			return "kvm", nil
 		}

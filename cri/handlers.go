@@ -6,8 +6,6 @@ import (
 	"slices"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
-
-	"github.com/runsc-cri/runsc-cri/platform"
 )
 
 // Runtime handlers (RuntimeClass handler names). "runsc" (and "", the
@@ -20,13 +18,19 @@ const (
 	HandlerKVM     = "runsc-kvm"
 )
 
-// kvmBuilt reports whether the KVM platform is compiled in (a seam for tests).
-var kvmBuilt = func() bool { return slices.Contains(platform.Names(), "kvm") }
+// WithPlatforms names the sentry platforms the binary has (cmd/runsc-cri
+// passes what registered itself); the default is ptrace only.
+func WithPlatforms(names []string) Option {
+	return func(s *Server) { s.platforms = append([]string(nil), names...) }
+}
+
+// kvmBuilt reports whether the binary has the KVM platform.
+func (s *Server) kvmBuilt() bool { return slices.Contains(s.platforms, "kvm") }
 
 // kvmAvailable reports whether the KVM platform is built and /dev/kvm
-// exists (a seam for tests).
-var kvmAvailable = func() bool {
-	if !kvmBuilt() {
+// exists.
+func (s *Server) kvmAvailable() bool {
+	if !s.kvmBuilt() {
 		return false
 	}
 	_, err := os.Stat("/dev/kvm")
@@ -42,10 +46,10 @@ func (s *Server) handlerPlatform(handler string) (string, error) {
 	case HandlerPtrace:
 		return "ptrace", nil
 	case HandlerKVM:
-		if !kvmBuilt() {
+		if !s.kvmBuilt() {
 			return "", fmt.Errorf("runtime handler %q: the KVM platform is not implemented yet: %w", handler, ErrUnimplemented)
 		}
-		if kvmAvailable() {
+		if s.kvmAvailable() {
 			return "kvm", nil
 		}
 		return "", fmt.Errorf("runtime handler %q: /dev/kvm is absent on this node: %w", handler, ErrFailedPrecondition)
@@ -54,7 +58,7 @@ func (s *Server) handlerPlatform(handler string) (string, error) {
 }
 
 // runtimeHandlers lists the handlers for Status.
-func runtimeHandlers() []*runtimeapi.RuntimeHandler {
+func (s *Server) runtimeHandlers() []*runtimeapi.RuntimeHandler {
 	// Volumes are bound on the host inside the container's rootfs, so a
 	// recursive read-only mount is the kernel's (mount_setattr with
 	// AT_RECURSIVE) and the gofer sees it; user namespaces are not
@@ -67,7 +71,7 @@ func runtimeHandlers() []*runtimeapi.RuntimeHandler {
 		{Name: HandlerDefault, Features: f()},
 		{Name: HandlerPtrace, Features: f()},
 	}
-	if kvmAvailable() {
+	if s.kvmAvailable() {
 		hs = append(hs, &runtimeapi.RuntimeHandler{Name: HandlerKVM, Features: f()})
 	}
 	return hs

@@ -86,7 +86,9 @@ type Server struct {
 	cfg     config.Config
 	log     *slog.Logger
 	version string
-	images  *images.Store
+	// platforms are the sentry platforms the binary has (WithPlatforms).
+	platforms []string
+	images    *images.Store
 
 	store  *store.Store
 	runner *sandbox.Runner
@@ -133,7 +135,8 @@ func withFaults(f injectFault) Option { return func(s *Server) { s.inject = f } 
 // Serve.
 func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, log: slog.Default(), version: "0.1.0-dev", runner: &sandbox.Runner{},
-		exited: map[string]chan struct{}{}}
+		platforms: []string{"ptrace"},
+		exited:    map[string]chan struct{}{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -24,7 +24,7 @@ func (s *Server) status(_ context.Context, r *runtimeapi.StatusRequest) (*runtim
 				Message: "runsc-cri: pod networking is not built yet",
 			},
 		}},
-		RuntimeHandlers: runtimeHandlers(),
+		RuntimeHandlers: s.runtimeHandlers(),
 		Features:        &runtimeapi.RuntimeFeatures{},
 	}
 	if r.GetVerbose() {

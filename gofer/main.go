@@ -24,6 +24,9 @@ import (
 //	--sock-fd N   an inherited, connected SOCK_SEQPACKET unix socket (required)
 //	--ro          serve read-only (EROFS for every mutation) and mount the
 //	              root read-only in the gofer's namespace
+//	--detached    (with --mntns) no parent-death signal: the gofer outlives
+//	              whoever started it (the CRI daemon, which may restart) and
+//	              ends when the sentry closes its socket
 //	--mntns       the caller started this process in a fresh mount namespace
 //	              (clone flag CLONE_NEWNS); without it Main re-executes
 //	              itself in one and waits for that child
@@ -64,17 +67,18 @@ func Main(args []string) int {
 	sockFD := fs.Int("sock-fd", -1, "inherited connected SOCK_SEQPACKET unix socket")
 	ro := fs.Bool("ro", false, "serve read-only")
 	inNS := fs.Bool("mntns", false, "already started in a fresh mount namespace")
+	detached := fs.Bool("detached", false, "no parent-death signal: the gofer outlives its starter and ends when the sentry closes its socket (the CRI daemon)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *root == "" || *sockFD < 0 || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: gofer --root DIR --sock-fd N [--ro] [--mntns]")
+		fmt.Fprintln(os.Stderr, "usage: gofer --root DIR --sock-fd N [--ro] [--mntns [--detached]]")
 		return 2
 	}
 	if !*inNS {
 		return reexec(args, *root, *sockFD, *ro)
 	}
-	if err := runGofer(*root, *sockFD, *ro); err != nil {
+	if err := runGofer(*root, *sockFD, *ro, *detached); err != nil {
 		fmt.Fprintln(os.Stderr, "gofer:", err)
 		return 1
 	}
@@ -149,7 +153,7 @@ func equal(a, b []string) bool {
 }
 
 // runGofer confines the process (see Main) and serves.
-func runGofer(root string, sockFD int, ro bool) error {
+func runGofer(root string, sockFD int, ro, detached bool) error {
 	ppid := os.Getppid()
 	conn, err := socketConn(sockFD)
 	if err != nil {
@@ -196,11 +200,13 @@ func runGofer(root string, sockFD int, ro bool) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("PR_SET_PDEATHSIG: %w", err)
-	}
-	if os.Getppid() != ppid {
-		return errors.New("parent exited during start-up")
+	if !detached {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("PR_SET_PDEATHSIG: %w", err)
+		}
+		if os.Getppid() != ppid {
+			return errors.New("parent exited during start-up")
+		}
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/runsc-cri/runsc-cri/cri"
 	"github.com/runsc-cri/runsc-cri/cri/config"
+	"github.com/runsc-cri/runsc-cri/platform"
 )
 
 // serveMain runs the CRI daemon until SIGTERM or SIGINT.
@@ -35,7 +36,7 @@ func serveMain(args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	s, err := cri.New(ctx, cfg, cri.WithLogger(log), cri.WithVersion(version))
+	s, err := cri.New(ctx, cfg, cri.WithLogger(log), cri.WithVersion(version), cri.WithPlatforms(platform.Names()))
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

@@ -10,36 +10,37 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/arch"
 	"github.com/runsc-cri/runsc-cri/sentry/kernel"
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
+	"github.com/runsc-cri/runsc-cri/sentry/socket/inet"
 	"github.com/runsc-cri/runsc-cri/sentry/socket/unixsock"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 )
 
 const (
-	unixOnly    = "AF_UNIX only; inet sockets come with the netstack integration"
-	sockMsgNote = "AF_UNIX only; MSG_OOB unsupported"
+	famNote     = "AF_UNIX, AF_INET, AF_INET6"
+	sockMsgNote = "AF_UNIX, AF_INET, AF_INET6; MSG_OOB unsupported"
 )
 
 func init() {
 	addFamily(map[uintptr]Entry{
 		unix.SYS_SOCKET: {Handler: Socket, Support: Partial,
-			Note: "AF_UNIX only: AF_INET, AF_INET6, AF_NETLINK, AF_PACKET and the rest return EAFNOSUPPORT until the netstack integration"},
+			Note: "AF_UNIX; AF_INET and AF_INET6 over the pod's netstack (TCP, UDP, ICMP ping sockets, SOCK_RAW with CAP_NET_RAW); AF_NETLINK, AF_PACKET and the rest return EAFNOSUPPORT"},
 		unix.SYS_SOCKETPAIR:  {Handler: SocketPair, Support: Full},
-		unix.SYS_BIND:        {Handler: Bind, Support: Partial, Note: unixOnly + "; path names need a filesystem with socket files (tmpfs; EOPNOTSUPP elsewhere)"},
-		unix.SYS_LISTEN:      {Handler: Listen, Support: Partial, Note: unixOnly},
-		unix.SYS_ACCEPT:      {Handler: Accept, Support: Partial, Note: unixOnly},
-		unix.SYS_ACCEPT4:     {Handler: Accept4, Support: Partial, Note: unixOnly},
-		unix.SYS_CONNECT:     {Handler: Connect, Support: Partial, Note: unixOnly},
-		unix.SYS_GETSOCKNAME: {Handler: GetSockName, Support: Partial, Note: unixOnly},
-		unix.SYS_GETPEERNAME: {Handler: GetPeerName, Support: Partial, Note: unixOnly},
-		unix.SYS_SHUTDOWN:    {Handler: Shutdown, Support: Partial, Note: unixOnly},
+		unix.SYS_BIND:        {Handler: Bind, Support: Partial, Note: famNote + "; AF_UNIX path names need a filesystem with socket files (tmpfs; EOPNOTSUPP elsewhere)"},
+		unix.SYS_LISTEN:      {Handler: Listen, Support: Partial, Note: famNote},
+		unix.SYS_ACCEPT:      {Handler: Accept, Support: Partial, Note: famNote},
+		unix.SYS_ACCEPT4:     {Handler: Accept4, Support: Partial, Note: famNote},
+		unix.SYS_CONNECT:     {Handler: Connect, Support: Partial, Note: famNote},
+		unix.SYS_GETSOCKNAME: {Handler: GetSockName, Support: Partial, Note: famNote},
+		unix.SYS_GETPEERNAME: {Handler: GetPeerName, Support: Partial, Note: famNote},
+		unix.SYS_SHUTDOWN:    {Handler: Shutdown, Support: Partial, Note: famNote},
 		unix.SYS_SENDTO:      {Handler: SendTo, Support: Partial, Note: sockMsgNote},
 		unix.SYS_RECVFROM:    {Handler: RecvFrom, Support: Partial, Note: sockMsgNote},
 		unix.SYS_SENDMSG:     {Handler: SendMsg, Support: Partial, Note: sockMsgNote},
 		unix.SYS_RECVMSG:     {Handler: RecvMsg, Support: Partial, Note: sockMsgNote},
 		unix.SYS_SENDMMSG:    {Handler: SendMMsg, Support: Partial, Note: sockMsgNote},
 		unix.SYS_RECVMMSG:    {Handler: RecvMMsg, Support: Partial, Note: sockMsgNote + "; the timeout is checked between messages, as Linux"},
-		unix.SYS_SETSOCKOPT:  {Handler: SetSockOpt, Support: Partial, Note: "SOL_SOCKET options of AF_UNIX sockets"},
-		unix.SYS_GETSOCKOPT:  {Handler: GetSockOpt, Support: Partial, Note: "SOL_SOCKET options of AF_UNIX sockets"},
+		unix.SYS_SETSOCKOPT:  {Handler: SetSockOpt, Support: Partial, Note: "SOL_SOCKET options; SOL_TCP, SOL_IP, SOL_IPV6 options of inet sockets"},
+		unix.SYS_GETSOCKOPT:  {Handler: GetSockOpt, Support: Partial, Note: "SOL_SOCKET options; SOL_TCP, SOL_IP, SOL_IPV6 options of inet sockets"},
 	})
 	socket.PIDOf = func(ctx vfs.Context) int32 {
 		if t, ok := ctx.(*kernel.Task); ok {
@@ -133,12 +134,16 @@ func Socket(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
-	if domain != unix.AF_UNIX {
-		// AF_INET, AF_INET6, AF_NETLINK, AF_PACKET...: the netstack
-		// integration will provide them.
+	var f *vfs.FileDescription
+	switch domain {
+	case unix.AF_UNIX:
+		f, err = unixsock.New(t, t.Kernel().VFS(), stype, protocol, flags)
+	case unix.AF_INET, unix.AF_INET6:
+		f, err = inet.New(t, t.Kernel().VFS(), domain, stype, protocol, flags)
+	default:
+		// AF_NETLINK, AF_PACKET...
 		return 0, unix.EAFNOSUPPORT
 	}
-	f, err := unixsock.New(t, t.Kernel().VFS(), stype, protocol, flags)
 	if err != nil {
 		return 0, err
 	}

@@ -1,0 +1,220 @@
+package inet
+
+import (
+	"encoding/binary"
+	"sort"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/abi/linux"
+	"gvisor.dev/gvisor/pkg/tcpip"
+
+	"github.com/runsc-cri/runsc-cri/sentry/socket"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// struct ifreq is 40 bytes: ifr_name[16] and a 24-byte union; struct
+// ifconf is {int ifc_len; char *ifc_buf} (16 bytes with padding).
+const (
+	ifreqSize  = 40
+	ifNameSize = 16
+	ifconfSize = 16
+)
+
+// Interface is what the interface ioctls (and later /proc/net) report of
+// one NIC.
+type Interface struct {
+	Index int32
+	Name  string
+	Flags uint32 // IFF_*
+	MTU   uint32
+	// ARPType is the ARPHRD_* hardware type.
+	ARPType uint16
+	// Addrs are the NIC's addresses (IPv4 and IPv6).
+	Addrs []tcpip.AddressWithPrefix
+}
+
+// Interfaces returns the pod's NICs, by index.
+func (st *Stack) Interfaces() ([]Interface, error) {
+	s, err := st.Netstack()
+	if err != nil {
+		return nil, err
+	}
+	var out []Interface
+	for id, info := range s.NICInfo() {
+		ifc := Interface{Index: int32(id), Name: info.Name, MTU: info.MTU, ARPType: uint16(info.ARPHardwareType)}
+		if info.Flags.Up {
+			ifc.Flags |= unix.IFF_UP
+		}
+		if info.Flags.Running {
+			ifc.Flags |= unix.IFF_RUNNING | unix.IFF_LOWER_UP
+		}
+		if info.Flags.Loopback {
+			ifc.Flags |= unix.IFF_LOOPBACK
+			ifc.ARPType = unix.ARPHRD_LOOPBACK
+		}
+		if info.Flags.Promiscuous {
+			ifc.Flags |= unix.IFF_PROMISC
+		}
+		for _, a := range info.ProtocolAddresses {
+			ifc.Addrs = append(ifc.Addrs, a.AddressWithPrefix)
+		}
+		out = append(out, ifc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	return out, nil
+}
+
+// Ioctl implements vfs.FileImpl: FIONREAD (SIOCINQ), TIOCOUTQ (SIOCOUTQ)
+// and the interface queries SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX,
+// SIOCGIFNAME, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR.
+func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, arg uintptr) (uintptr, error) {
+	switch cmd {
+	case linux.FIONREAD, linux.TIOCOUTQ:
+		if s.isStream() && s.ep.SocketOptions().GetAcceptConn() {
+			return 0, unix.EINVAL
+		}
+		o := tcpip.ReceiveQueueSizeOption
+		if cmd == linux.TIOCOUTQ {
+			o = tcpip.SendQueueSizeOption
+		}
+		v, err := s.ep.GetSockOptInt(o)
+		if err != nil {
+			v = 0
+		}
+		if _, err := ctx.CopyOut(arg, socket.Int32Val(int32(min(v, 1<<31-1)))); err != nil {
+			return 0, unix.EFAULT
+		}
+		return 0, nil
+	case unix.SIOCGIFCONF:
+		return 0, s.st.ifconf(ctx, arg)
+	case unix.SIOCGIFFLAGS, unix.SIOCGIFINDEX, unix.SIOCGIFNAME, unix.SIOCGIFADDR,
+		unix.SIOCGIFNETMASK, unix.SIOCGIFMTU, unix.SIOCGIFHWADDR:
+		return 0, s.st.ifreq(ctx, cmd, arg)
+	}
+	return 0, unix.ENOTTY
+}
+
+func ifName(b []byte) string {
+	n := 0
+	for n < ifNameSize && b[n] != 0 {
+		n++
+	}
+	return string(b[:n])
+}
+
+func putSockaddrIn(b []byte, a tcpip.Address) {
+	binary.LittleEndian.PutUint16(b, unix.AF_INET)
+	v := a.As4()
+	copy(b[4:8], v[:])
+}
+
+// firstV4 returns the NIC's first IPv4 address.
+func firstV4(ifc Interface) (tcpip.AddressWithPrefix, bool) {
+	for _, a := range ifc.Addrs {
+		if a.Address.Len() == 4 {
+			return a, true
+		}
+	}
+	return tcpip.AddressWithPrefix{}, false
+}
+
+func (st *Stack) ifreq(ctx vfs.IoctlContext, cmd uint32, arg uintptr) error {
+	req := make([]byte, ifreqSize)
+	if _, err := ctx.CopyIn(arg, req); err != nil {
+		return unix.EFAULT
+	}
+	ifcs, err := st.Interfaces()
+	if err != nil {
+		return err
+	}
+	var ifc *Interface
+	for i := range ifcs {
+		if cmd == unix.SIOCGIFNAME {
+			if ifcs[i].Index == int32(binary.LittleEndian.Uint32(req[16:])) {
+				ifc = &ifcs[i]
+			}
+		} else if ifcs[i].Name == ifName(req) {
+			ifc = &ifcs[i]
+		}
+	}
+	if ifc == nil {
+		return unix.ENODEV
+	}
+	u := req[16:]
+	clear(u)
+	switch cmd {
+	case unix.SIOCGIFFLAGS:
+		binary.LittleEndian.PutUint16(u, uint16(ifc.Flags))
+	case unix.SIOCGIFINDEX:
+		binary.LittleEndian.PutUint32(u, uint32(ifc.Index))
+	case unix.SIOCGIFNAME:
+		clear(req[:ifNameSize])
+		copy(req[:ifNameSize-1], ifc.Name)
+		binary.LittleEndian.PutUint32(u, uint32(ifc.Index))
+	case unix.SIOCGIFADDR, unix.SIOCGIFNETMASK:
+		a, ok := firstV4(*ifc)
+		if !ok {
+			return unix.EADDRNOTAVAIL
+		}
+		if cmd == unix.SIOCGIFADDR {
+			putSockaddrIn(u, a.Address)
+		} else {
+			var m [4]byte
+			binary.BigEndian.PutUint32(m[:], ^uint32(0)<<(32-min(a.PrefixLen, 32)))
+			if a.PrefixLen == 0 {
+				m = [4]byte{}
+			}
+			putSockaddrIn(u, tcpip.AddrFrom4(m))
+		}
+	case unix.SIOCGIFMTU:
+		binary.LittleEndian.PutUint32(u, ifc.MTU)
+	case unix.SIOCGIFHWADDR:
+		binary.LittleEndian.PutUint16(u, ifc.ARPType)
+	}
+	if _, err := ctx.CopyOut(arg, req); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+
+// ifconf implements SIOCGIFCONF: one struct ifreq per IPv4 address; a NULL
+// buffer asks for the length needed.
+func (st *Stack) ifconf(ctx vfs.IoctlContext, arg uintptr) error {
+	hdr := make([]byte, ifconfSize)
+	if _, err := ctx.CopyIn(arg, hdr); err != nil {
+		return unix.EFAULT
+	}
+	space := int32(binary.LittleEndian.Uint32(hdr))
+	buf := uintptr(binary.LittleEndian.Uint64(hdr[8:]))
+	ifcs, err := st.Interfaces()
+	if err != nil {
+		return err
+	}
+	var out []byte
+	for _, ifc := range ifcs {
+		for _, a := range ifc.Addrs {
+			if a.Address.Len() != 4 {
+				continue
+			}
+			r := make([]byte, ifreqSize)
+			copy(r[:ifNameSize-1], ifc.Name)
+			putSockaddrIn(r[16:], a.Address)
+			out = append(out, r...)
+		}
+	}
+	if buf != 0 {
+		n := (max(int(space), 0) / ifreqSize) * ifreqSize
+		out = out[:min(n, len(out))]
+		if len(out) > 0 {
+			if _, err := ctx.CopyOut(buf, out); err != nil {
+				return unix.EFAULT
+			}
+		}
+	}
+	binary.LittleEndian.PutUint32(hdr, uint32(len(out)))
+	if _, err := ctx.CopyOut(arg, hdr); err != nil {
+		return unix.EFAULT
+	}
+	return nil
+}
+

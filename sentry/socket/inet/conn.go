@@ -54,7 +54,9 @@ func (s *sock) Listen(ctx vfs.Context, backlog int) error {
 	if uint(backlog) > maxBacklog {
 		backlog = maxBacklog
 	}
-	return errno(s.ep.Listen(backlog))
+	// Linux's accept queue holds backlog+1 connections
+	// (sk_acceptq_is_full is "more than backlog"); netstack's holds backlog.
+	return errno(s.ep.Listen(backlog + 1))
 }
 
 // Accept implements socket.Socket.

@@ -217,4 +217,3 @@ func (st *Stack) ifconf(ctx vfs.IoctlContext, arg uintptr) error {
 	}
 	return nil
 }
-

@@ -161,7 +161,9 @@ func newNetstack() (*stack.Stack, error) {
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: bufMin, Default: tcpSndDefault, Max: bufMax}
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: bufMin, Default: tcpRcvDefault, Max: bufMax}
 	sack := tcpip.TCPSACKEnabled(true)
-	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &sack} {
+	// Nagle's algorithm is on by default, as Linux (TCP_NODELAY reads 0).
+	delay := tcpip.TCPDelayEnabled(true)
+	for _, o := range []tcpip.SettableTransportProtocolOption{&snd, &rcv, &sack, &delay} {
 		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
 			s.Close()
 			return nil, errno(err)

@@ -39,9 +39,26 @@ func (s *sock) GetSockOpt(ctx vfs.Context, level, name int, optLen int) ([]byte,
 			return nil, unix.ENOPROTOOPT
 		}
 		return s.getIPv6Opt(name)
+	case unix.SOL_ICMPV6:
+		if s.family != unix.AF_INET6 || s.stype != unix.SOCK_RAW || name != icmp6Filter {
+			return nil, unix.ENOPROTOOPT
+		}
+		var f tcpip.ICMPv6Filter
+		if err := s.ep.GetSockOpt(&f); err != nil {
+			return nil, errno(err)
+		}
+		b := make([]byte, 32)
+		for i, w := range f.DenyType {
+			binary.LittleEndian.PutUint32(b[4*i:], w)
+		}
+		return b, nil
 	}
 	return nil, unix.ENOPROTOOPT
 }
+
+// icmp6Filter is ICMP6_FILTER (level SOL_ICMPV6): struct icmp6_filter,
+// eight 32-bit words, a set bit blocks that ICMPv6 type.
+const icmp6Filter = 1
 
 func (s *sock) intOpt(o tcpip.SockOptInt) ([]byte, error) {
 	v, err := s.ep.GetSockOptInt(o)
@@ -245,6 +262,19 @@ func (s *sock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 		case unix.SO_BINDTODEVICE:
 			return nil // one NIC per family for now: accepted
 		}
+	}
+	if level == unix.SOL_ICMPV6 {
+		if s.family != unix.AF_INET6 || s.stype != unix.SOCK_RAW || name != icmp6Filter {
+			return unix.ENOPROTOOPT
+		}
+		if len(val) < 32 {
+			return unix.EINVAL
+		}
+		var f tcpip.ICMPv6Filter
+		for i := range f.DenyType {
+			f.DenyType[i] = binary.LittleEndian.Uint32(val[4*i:])
+		}
+		return errno(s.ep.SetSockOpt(&f))
 	}
 	if level == unix.SOL_TCP && name == unix.TCP_CONGESTION {
 		if !s.isStream() {

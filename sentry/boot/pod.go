@@ -169,6 +169,7 @@ func StartPod(spec PodSpec, log *slog.Logger) (p *Pod, retErr error) {
 		}
 	}
 	p.registerTTY()
+	setupNetwork(v, sysctls)
 	return p, nil
 }
 
@@ -299,6 +300,7 @@ func (p *Pod) Destroy() {
 	if p.podClient != nil {
 		p.podClient.Close()
 	}
+	teardownNetwork(p.m.v)
 	p.m.close()
 }
 

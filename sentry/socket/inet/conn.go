@@ -13,12 +13,6 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/waiter"
 )
 
-// maxBacklog is net.core.somaxconn.
-const maxBacklog = 4096
-
-// unprivilegedPortStart is net.ipv4.ip_unprivileged_port_start.
-const unprivilegedPortStart = 1024
-
 // Bind implements socket.Socket.
 func (s *sock) Bind(ctx vfs.Context, addr []byte) error {
 	fa, kind, err := parseAddr(s.family, addr)
@@ -36,7 +30,7 @@ func (s *sock) Bind(ctx vfs.Context, addr []byte) error {
 			return unix.EAFNOSUPPORT
 		}
 	}
-	if fa.Port != 0 && fa.Port < unprivilegedPortStart && s.stype != unix.SOCK_RAW &&
+	if fa.Port != 0 && fa.Port < s.st.unprivilegedPortStart() && s.stype != unix.SOCK_RAW &&
 		!ctx.Credentials().HasCapability(auth.CapNetBindService) {
 		return unix.EACCES
 	}
@@ -51,8 +45,8 @@ func (s *sock) Listen(ctx vfs.Context, backlog int) error {
 	if s.stype != unix.SOCK_STREAM {
 		return unix.EOPNOTSUPP
 	}
-	if uint(backlog) > maxBacklog {
-		backlog = maxBacklog
+	if m := s.st.somaxconn(); uint(backlog) > uint(m) {
+		backlog = m
 	}
 	// Linux's accept queue holds backlog+1 connections
 	// (sk_acceptq_is_full is "more than backlog"); netstack's holds backlog.

@@ -49,6 +49,8 @@
 package inet
 
 import (
+	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -81,9 +83,9 @@ type Stack struct {
 	// mu guards s and nics.
 	mu sync.Mutex
 	s  *stack.Stack
-	// PingGroupMin/Max are net.ipv4.ping_group_range: the groups allowed
-	// to open ICMP ping sockets. Linux's default (1 0) allows nobody.
-	pingMin, pingMax uint32
+	// sysctl returns the sandbox's value of a /proc/sys file (path below
+	// /proc/sys); nil: Linux's defaults.
+	sysctl func(path string) string
 }
 
 // stacks maps each sandbox's VirtualFilesystem to its Stack.
@@ -95,7 +97,7 @@ func StackFor(v *vfs.VirtualFilesystem) *Stack {
 	if s, ok := stacks.Load(v); ok {
 		return s.(*Stack)
 	}
-	s, _ := stacks.LoadOrStore(v, &Stack{pingMin: 1, pingMax: 0})
+	s, _ := stacks.LoadOrStore(v, &Stack{})
 	return s.(*Stack)
 }
 
@@ -116,17 +118,56 @@ func Forget(v *vfs.VirtualFilesystem) {
 	}
 }
 
-// SetPingGroupRange sets net.ipv4.ping_group_range.
-func (st *Stack) SetPingGroupRange(lo, hi uint32) {
+// SetSysctls makes the stack follow the sandbox's /proc/sys values: get
+// returns the value of a path below /proc/sys ("net/ipv4/ping_group_range"),
+// "" when unknown. Read at each use: net.ipv4.ping_group_range,
+// net.ipv4.ip_unprivileged_port_start, net.core.somaxconn.
+func (st *Stack) SetSysctls(get func(path string) string) {
 	st.mu.Lock()
-	st.pingMin, st.pingMax = lo, hi
+	st.sysctl = get
 	st.mu.Unlock()
 }
 
-func (st *Stack) pingAllowed(gid uint32) bool {
+// sysctlInts returns the integer fields of a sysctl, or def when it is
+// unset or malformed.
+func (st *Stack) sysctlInts(path string, def ...int64) []int64 {
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	return gid >= st.pingMin && gid <= st.pingMax
+	get := st.sysctl
+	st.mu.Unlock()
+	if get == nil {
+		return def
+	}
+	f := strings.Fields(get(path))
+	if len(f) != len(def) {
+		return def
+	}
+	out := make([]int64, len(f))
+	for i, w := range f {
+		n, err := strconv.ParseInt(w, 10, 64)
+		if err != nil {
+			return def
+		}
+		out[i] = n
+	}
+	return out
+}
+
+// pingAllowed applies net.ipv4.ping_group_range (Linux's default "1 0"
+// allows nobody).
+func (st *Stack) pingAllowed(gid uint32) bool {
+	r := st.sysctlInts("net/ipv4/ping_group_range", 1, 0)
+	return int64(gid) >= r[0] && int64(gid) <= r[1]
+}
+
+// unprivilegedPortStart is net.ipv4.ip_unprivileged_port_start.
+func (st *Stack) unprivilegedPortStart() uint16 {
+	v := st.sysctlInts("net/ipv4/ip_unprivileged_port_start", 1024)[0]
+	return uint16(min(max(v, 0), 65535))
+}
+
+// somaxconn is net.core.somaxconn.
+func (st *Stack) somaxconn() int {
+	return int(min(max(st.sysctlInts("net/core/somaxconn", 4096)[0], 0), 1<<16))
 }
 
 // Netstack returns the pod's netstack, building it on first use.

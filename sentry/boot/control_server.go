@@ -255,6 +255,12 @@ func (s *server) handle(req *control.Request, fds []*os.File) (res any, err erro
 			return nil, err
 		}
 		return p.processes(r.ID)
+	case control.MethodAttach:
+		var r control.AttachRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return p.attach(&r, fds)
 	case control.MethodShutdown:
 		// Kill everything now; RunPod exits once this answer is out.
 		p.Shutdown()

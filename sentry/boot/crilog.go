@@ -45,6 +45,9 @@ type criLog struct {
 	f  *os.File // nil: output is discarded
 	// now is the clock (tests).
 	now func() time.Time
+	// tee, if set, also gets the raw output after its lines are logged
+	// (Attach clients, pod_attach.go); set before the streams start.
+	tee *attachIO
 }
 
 func newCRILog(f *os.File) *criLog { return &criLog{f: f, now: time.Now} }
@@ -113,9 +116,15 @@ func (l *criLog) copyStream(stream string, r io.Reader) {
 			l.record(stream, false, pending[:maxLogLine])
 			pending = pending[maxLogLine:]
 		}
+		if l.tee != nil {
+			l.tee.output(stream, buf[:n])
+		}
 		if err != nil {
 			if len(pending) > 0 {
 				l.record(stream, true, pending)
+			}
+			if l.tee != nil {
+				l.tee.streamEnded()
 			}
 			return
 		}

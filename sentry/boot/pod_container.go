@@ -47,6 +47,8 @@ type container struct {
 	log     *criLog
 	// stdio are the init's fds (nil: none), owned until the start.
 	stdio [3]*os.File
+	// att is Attach's state (pod_attach.go), made at the start (mu).
+	att *attachIO
 
 	// mu guards state, startErr and stdio.
 	mu       sync.Mutex
@@ -99,6 +101,7 @@ func (c *container) releaseFiles() {
 	}
 	c.clients = nil
 	c.log.close()
+	c.closeAttach()
 	c.ttyMu.Lock()
 	for sid, f := range c.ttys {
 		f.Close()
@@ -121,7 +124,11 @@ func (c *container) start() error {
 	}
 	stdio := c.stdio
 	c.stdio = [3]*os.File{}
-	_, err := c.startProcess(c.proc, stdio, true)
+	stdio, err := c.prepareAttach(stdio)
+	if err == nil {
+		_, err = c.startProcess(c.proc, stdio, true)
+	}
+	c.attachStarted(err)
 	for _, f := range stdio {
 		if f != nil {
 			f.Close()

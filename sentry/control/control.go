@@ -120,6 +120,12 @@ type Process struct {
 	// NoNewPrivileges sets the process's no_new_privs bit: execve never
 	// grants privileges (set-user-ID and set-group-ID bits are ignored).
 	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// OpenStdin (CreateContainer only, without Terminal and with Stdin
+	// -1): the init's stdin is a pipe whose write end the sentry keeps
+	// for Attach (attach.go). With Terminal and Stdin -1 the sentry opens
+	// the pseudo-terminal itself and keeps its master; OpenStdin then says
+	// whether Attach may write to it.
+	OpenStdin bool `json:"openStdin,omitempty"`
 }
 
 // Capabilities are capability sets: bit n is capability n (CAP_CHOWN is

@@ -99,6 +99,9 @@ func (vd VirtualDentry) Ok() bool { return vd.Mount != nil && vd.Dentry != nil }
 func (vd VirtualDentry) IncRef() {
 	if vd.Mount != nil {
 		vd.Mount.refs.Add(1)
+		if vd.Mount.expiry.Load() {
+			vd.Mount.expiry.Store(false)
+		}
 	}
 	if vd.Dentry != nil {
 		vd.Dentry.refs.Add(1)
@@ -119,19 +122,37 @@ func (vd VirtualDentry) DecRef() {
 func (vd VirtualDentry) Inode() Inode { return vd.Dentry.inode }
 
 // Mount is a filesystem placed somewhere in the tree.
+//
+// The tree links (parent, point, submounts, attached) are written with
+// VirtualFilesystem.renameMu and mountMu both held for writing, and may be
+// read with either one held (path walks hold renameMu for reading,
+// /proc/self/mounts and PathOf hold mountMu for reading).
 type Mount struct {
 	vfs *VirtualFilesystem
 	fs  *Filesystem
 	// root is the dentry of fs shown at the mount point: fs's root, or any
 	// dentry of it for a bind mount.
-	root   *Dentry
-	id     int
-	parent *Mount  // nil for the root mount and anonymous mounts
+	root *Dentry
+	id   int
+
+	parent *Mount  // nil for a root mount, detached and anonymous mounts
 	point  *Dentry // the dentry of parent this mount covers
-	flags  MountFlags
+	// submounts maps a dentry of this mount to the mount stacked
+	// directly on it (one per dentry: a later mount there stacks on the
+	// earlier one's root).
+	submounts map[*Dentry]*Mount
+	// attached: the mount is in the mount list (not unmounted).
+	attached bool
+	// prop is the recorded propagation type (guarded by mountMu).
+	prop Propagation
+
+	flags  atomic.Uint32 // mountFlag* bits
 	source string
 	anon   bool
 	refs   atomic.Int64
+	// expiry is umount2(MNT_EXPIRE)'s mark, cleared when the mount is
+	// used (IncRef).
+	expiry atomic.Bool
 }
 
 // MountFlags are per-mount options.
@@ -141,6 +162,48 @@ type MountFlags struct {
 	NoSuid   bool
 	NoDev    bool
 	NoAtime  bool
+	// NoDirAtime and StrictAtime are MS_NODIRATIME and MS_STRICTATIME
+	// (without NoAtime or StrictAtime a mount is "relatime", Linux's
+	// default).
+	NoDirAtime  bool
+	StrictAtime bool
+}
+
+const (
+	mountFlagReadOnly = 1 << iota
+	mountFlagNoExec
+	mountFlagNoSuid
+	mountFlagNoDev
+	mountFlagNoAtime
+	mountFlagNoDirAtime
+	mountFlagStrictAtime
+)
+
+func (f MountFlags) bits() uint32 {
+	var b uint32
+	for _, x := range []struct {
+		on  bool
+		bit uint32
+	}{{f.ReadOnly, mountFlagReadOnly}, {f.NoExec, mountFlagNoExec}, {f.NoSuid, mountFlagNoSuid},
+		{f.NoDev, mountFlagNoDev}, {f.NoAtime, mountFlagNoAtime}, {f.NoDirAtime, mountFlagNoDirAtime},
+		{f.StrictAtime, mountFlagStrictAtime}} {
+		if x.on {
+			b |= x.bit
+		}
+	}
+	return b
+}
+
+func mountFlagsOf(b uint32) MountFlags {
+	return MountFlags{
+		ReadOnly:    b&mountFlagReadOnly != 0,
+		NoExec:      b&mountFlagNoExec != 0,
+		NoSuid:      b&mountFlagNoSuid != 0,
+		NoDev:       b&mountFlagNoDev != 0,
+		NoAtime:     b&mountFlagNoAtime != 0,
+		NoDirAtime:  b&mountFlagNoDirAtime != 0,
+		StrictAtime: b&mountFlagStrictAtime != 0,
+	}
 }
 
 // Filesystem returns the mounted filesystem.
@@ -150,31 +213,38 @@ func (m *Mount) Filesystem() *Filesystem { return m.fs }
 func (m *Mount) ID() int { return m.id }
 
 // ReadOnly reports whether the mount is read-only.
-func (m *Mount) ReadOnly() bool { return m.flags.ReadOnly }
+func (m *Mount) ReadOnly() bool { return m.flags.Load()&mountFlagReadOnly != 0 }
 
-// Flags returns the mount flags.
-func (m *Mount) Flags() MountFlags { return m.flags }
+// Flags returns the mount flags (remount may change them at any time).
+func (m *Mount) Flags() MountFlags { return mountFlagsOf(m.flags.Load()) }
 
 // Root returns the mount's root as a VirtualDentry (no reference taken).
 func (m *Mount) Root() VirtualDentry { return VirtualDentry{m, m.root} }
 
+// flagString is the per-mount part of the options in /proc/mounts, in
+// Linux's order.
 func (m *Mount) flagString() string {
+	f := m.Flags()
 	s := "rw"
-	if m.flags.ReadOnly {
+	if f.ReadOnly {
 		s = "ro"
 	}
-	if m.flags.NoSuid {
+	if f.NoSuid {
 		s += ",nosuid"
 	}
-	if m.flags.NoDev {
+	if f.NoDev {
 		s += ",nodev"
 	}
-	if m.flags.NoExec {
+	if f.NoExec {
 		s += ",noexec"
 	}
-	if m.flags.NoAtime {
+	if f.NoAtime {
 		s += ",noatime"
-	} else {
+	}
+	if f.NoDirAtime {
+		s += ",nodiratime"
+	}
+	if !f.NoAtime && !f.StrictAtime {
 		s += ",relatime"
 	}
 	return s
@@ -186,9 +256,4 @@ func (m *Mount) optionString() string {
 		s += "," + o
 	}
 	return s
-}
-
-type mountKey struct {
-	parent *Mount
-	point  *Dentry
 }

@@ -1,19 +1,47 @@
 package vfs
 
 import (
+	"sort"
+
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
+)
+
+// Mount tree primitives. The operations of mount(2), umount2(2) and
+// pivot_root(2) are in mount_ops.go and mountns.go; this file keeps the
+// API boot builds the initial tree with.
+
+// MaxMounts bounds the number of mounts of one sandbox (Linux's
+// fs.mount-max is 100000): beyond it mount(2) fails with ENOSPC, so a
+// loop of recursive bind mounts cannot exhaust the sentry's memory.
+const MaxMounts = 10000
+
+// Propagation is a mount's propagation type as mount(2) sets it. It is
+// recorded, and checked where Linux checks it (pivot_root, MS_MOVE), but
+// nothing propagates: each container (or unshared task) has its own mount
+// tree and no mount event reaches another tree, so /proc/self/mountinfo
+// shows no optional fields.
+type Propagation int
+
+// Propagation types.
+const (
+	PropPrivate Propagation = iota
+	PropShared
+	PropSlave
+	PropUnbindable
 )
 
 // MountRoot makes fs the root of the mount tree and returns its root with a
 // reference (the initial root and cwd of init's FSContext come from here).
 func (v *VirtualFilesystem) MountRoot(fs *Filesystem, source string, flags MountFlags) VirtualDentry {
+	v.renameMu.Lock()
 	v.mountMu.Lock()
-	defer v.mountMu.Unlock()
-	v.nextMountID++
-	m := &Mount{vfs: v, fs: fs, root: fs.root, id: v.nextMountID, flags: flags, source: source}
-	v.root = m
+	m := v.newMountLocked(fs, fs.root, source, flags)
+	m.attached = true
 	v.mountList = append(v.mountList, m)
+	v.root = m
+	v.mountMu.Unlock()
+	v.renameMu.Unlock()
 	vd := VirtualDentry{m, m.root}
 	vd.IncRef()
 	return vd
@@ -31,27 +59,41 @@ func (v *VirtualFilesystem) RootMount() VirtualDentry {
 	return vd
 }
 
-// MountAt mounts fs on the directory pop resolves to (following symlinks).
-// The caller must have CAP_SYS_ADMIN (checked here).
+// MountAt mounts fs on the directory pop resolves to (following symlinks),
+// on top of whatever is mounted there. The caller must have CAP_SYS_ADMIN
+// (checked here); with a PathOperation from FSContext.PathOp the target
+// must be in the caller's mount namespace (EINVAL otherwise).
 func (v *VirtualFilesystem) MountAt(ctx Context, pop *PathOperation, fs *Filesystem, source string, flags MountFlags) error {
-	if !ctx.Credentials().HasCapability(capSysAdmin) {
-		return unix.EPERM
-	}
 	vd, err := v.GetDentryAt(ctx, pop, GetDentryOptions{})
 	if err != nil {
 		return err
 	}
 	defer vd.DecRef()
+	if !ctx.Credentials().HasCapability(capSysAdmin) {
+		return unix.EPERM
+	}
 	if err := sameKind(ctx, vd.Dentry, fs.root); err != nil {
 		return err
 	}
-	v.mountAt(vd, fs, fs.root, source, flags)
+	v.renameMu.Lock()
+	defer v.endWrite()
+	v.mountMu.Lock()
+	defer v.mountMu.Unlock()
+	if err := v.checkTargetLocked(pop.ns, vd); err != nil {
+		return err
+	}
+	if len(v.mountList) >= MaxMounts {
+		return unix.ENOSPC
+	}
+	m := v.newMountLocked(fs, fs.root, source, flags)
+	v.attachLocked(m, v.topLocked(vd))
+	v.listLocked(m)
 	return nil
 }
 
 // sameKind checks that a mount of src over dst puts a directory on a
 // directory or a non-directory on a non-directory (file bind mounts such
-// as /etc/hosts), as Linux requires.
+// as /etc/hosts), as Linux requires (ENOTDIR either way).
 func sameKind(ctx Context, dst, src *Dentry) error {
 	dst1, err := dst.inode.Stat(ctx)
 	if err != nil {
@@ -70,102 +112,142 @@ func sameKind(ctx Context, dst, src *Dentry) error {
 // MountAtVD mounts fs on vd without permission checks (boot uses it).
 // fs's root may be a file, to mount over a file.
 func (v *VirtualFilesystem) MountAtVD(vd VirtualDentry, fs *Filesystem, source string, flags MountFlags) *Mount {
-	return v.mountAt(vd, fs, fs.root, source, flags)
+	v.renameMu.Lock()
+	defer v.endWrite()
+	v.mountMu.Lock()
+	defer v.mountMu.Unlock()
+	m := v.newMountLocked(fs, fs.root, source, flags)
+	v.attachLocked(m, v.topLocked(vd))
+	v.listLocked(m)
+	return m
 }
 
 // BindMountAt makes src (a directory or a file, of any mount) also appear
-// at the place pop names (mount --bind), with its own flags (a read-only
-// bind of a writable tree is allowed). The caller needs CAP_SYS_ADMIN.
+// at the place pop names (mount --bind, not recursive), with its own flags
+// (a read-only bind of a writable tree is allowed). The caller needs
+// CAP_SYS_ADMIN. Boot uses it; mount(2)'s MS_BIND is BindMount.
 func (v *VirtualFilesystem) BindMountAt(ctx Context, src VirtualDentry, pop *PathOperation, flags MountFlags) error {
+	vd, err := v.GetDentryAt(ctx, pop, GetDentryOptions{})
+	if err != nil {
+		return err
+	}
+	defer vd.DecRef()
 	if !ctx.Credentials().HasCapability(capSysAdmin) {
 		return unix.EPERM
 	}
 	if src.Mount.anon {
 		return unix.EINVAL
 	}
-	vd, err := v.GetDentryAt(ctx, pop, GetDentryOptions{})
-	if err != nil {
-		return err
-	}
-	defer vd.DecRef()
 	if err := sameKind(ctx, vd.Dentry, src.Dentry); err != nil {
 		return err
 	}
-	v.mountAt(vd, src.Mount.fs, src.Dentry, src.Mount.source, flags)
+	v.renameMu.Lock()
+	defer v.endWrite()
+	v.mountMu.Lock()
+	defer v.mountMu.Unlock()
+	if err := v.checkTargetLocked(pop.ns, vd); err != nil {
+		return err
+	}
+	if len(v.mountList) >= MaxMounts {
+		return unix.ENOSPC
+	}
+	m := v.newMountLocked(src.Mount.fs, src.Dentry, src.Mount.source, flags)
+	v.attachLocked(m, v.topLocked(vd))
+	v.listLocked(m)
 	return nil
 }
 
-func (v *VirtualFilesystem) mountAt(vd VirtualDentry, fs *Filesystem, root *Dentry, source string, flags MountFlags) *Mount {
-	v.mountMu.Lock()
-	defer v.mountMu.Unlock()
-	// Mount on top of whatever is already mounted there.
-	for {
-		top, ok := v.mounts[mountKey{vd.Mount, vd.Dentry}]
-		if !ok {
-			break
-		}
-		vd = VirtualDentry{top, top.root}
+// checkTargetLocked checks that a mount may be placed at vd: in the
+// caller's namespace (ns nil: boot, anywhere), attached, not unlinked.
+func (v *VirtualFilesystem) checkTargetLocked(ns *MountNamespace, vd VirtualDentry) error {
+	if vd.Mount.anon || !vd.Mount.attached || !ns.containsLocked(vd.Mount) {
+		return unix.EINVAL
 	}
+	if vd.Dentry.dead.Load() {
+		return unix.ENOENT
+	}
+	return nil
+}
+
+// newMountLocked makes an unattached mount of fs showing root. The root
+// dentry keeps a reference for as long as the mount exists (until it is
+// unmounted), so it is not evicted.
+func (v *VirtualFilesystem) newMountLocked(fs *Filesystem, root *Dentry, source string, flags MountFlags) *Mount {
 	v.nextMountID++
-	m := &Mount{vfs: v, fs: fs, root: root, id: v.nextMountID, parent: vd.Mount, point: vd.Dentry, flags: flags, source: source}
-	v.mounts[mountKey{vd.Mount, vd.Dentry}] = m
-	vd.Dentry.mounted.Add(1)
-	// The mount's root (a bind mount's may be any dentry) must not be
-	// evicted while mounted.
+	m := &Mount{vfs: v, fs: fs, root: root, id: v.nextMountID, source: source}
+	m.flags.Store(flags.bits())
 	root.refs.Add(1)
-	v.mountList = append(v.mountList, m)
 	return m
 }
 
-// UmountAt unmounts the mount whose root pop names. Without MNT_DETACH a
-// mount in use (open files, cwds, submounts) gives EBUSY.
-func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int) error {
-	if !ctx.Credentials().HasCapability(capSysAdmin) {
-		return unix.EPERM
-	}
-	if flags&^(unix.MNT_FORCE|unix.MNT_DETACH|unix.MNT_EXPIRE|unix.UMOUNT_NOFOLLOW) != 0 {
-		return unix.EINVAL
-	}
-	p := *pop
-	p.FollowFinalSymlink = flags&unix.UMOUNT_NOFOLLOW == 0
-	vd, err := v.GetDentryAt(ctx, &p, GetDentryOptions{})
-	if err != nil {
-		return err
-	}
-	vd.DecRef()
-	m := vd.Mount
-	if vd.Dentry != m.root || m.parent == nil {
-		return unix.EINVAL
-	}
-	v.mountMu.Lock()
-	defer v.mountMu.Unlock()
-	if flags&unix.MNT_DETACH == 0 {
-		for _, o := range v.mountList {
-			if o.parent == m {
-				return unix.EBUSY
-			}
+// topLocked returns the topmost mount stacked on vd (vd itself if none),
+// as Linux's lock_mount finds where a new mount goes.
+func (v *VirtualFilesystem) topLocked(vd VirtualDentry) VirtualDentry {
+	for {
+		top := vd.Mount.submounts[vd.Dentry]
+		if top == nil {
+			return vd
 		}
-		if m.refs.Load() > 0 {
-			return unix.EBUSY
-		}
+		vd = VirtualDentry{top, top.root}
 	}
-	v.removeMountLocked(m)
-	return nil
 }
 
-func (v *VirtualFilesystem) removeMountLocked(m *Mount) {
-	// Detach children first.
-	for _, o := range append([]*Mount(nil), v.mountList...) {
-		if o.parent == m {
-			v.removeMountLocked(o)
-		}
+// attachLocked places m (not attached anywhere) on at, which nothing is
+// mounted on.
+func (v *VirtualFilesystem) attachLocked(m *Mount, at VirtualDentry) {
+	if at.Mount.submounts == nil {
+		at.Mount.submounts = map[*Dentry]*Mount{}
 	}
-	key := mountKey{m.parent, m.point}
-	if v.mounts[key] == m {
-		delete(v.mounts, key)
+	at.Mount.submounts[at.Dentry] = m
+	at.Dentry.mounted.Add(1)
+	m.parent, m.point = at.Mount, at.Dentry
+}
+
+// detachLocked takes m off its mount point (m keeps its submounts).
+func (v *VirtualFilesystem) detachLocked(m *Mount) {
+	if m.parent == nil {
+		return
+	}
+	if m.parent.submounts[m.point] == m {
+		delete(m.parent.submounts, m.point)
 		m.point.mounted.Add(-1)
-		m.root.refs.Add(-1)
 	}
+	m.parent, m.point = nil, nil
+}
+
+// listLocked adds m and every mount above it to the mount list.
+func (v *VirtualFilesystem) listLocked(m *Mount) {
+	m.attached = true
+	v.mountList = append(v.mountList, m)
+	for _, c := range m.childrenLocked() {
+		v.listLocked(c)
+	}
+}
+
+// childrenLocked returns the mounts whose parent is m, in mount order.
+func (m *Mount) childrenLocked() []*Mount {
+	cs := make([]*Mount, 0, len(m.submounts))
+	for _, c := range m.submounts {
+		cs = append(cs, c)
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].id < cs[j].id })
+	return cs
+}
+
+// dissolveLocked unmounts m and everything above it: each mount is
+// detached from its mount point, dropped from the mount list and gives
+// back its root's reference. Processes still inside keep their files and
+// directories (a lazy unmount), but no longer see the submounts.
+func (v *VirtualFilesystem) dissolveLocked(m *Mount) {
+	for _, c := range m.childrenLocked() {
+		v.dissolveLocked(c)
+	}
+	v.detachLocked(m)
+	if !m.attached {
+		return
+	}
+	m.attached = false
+	m.root.refs.Add(-1)
 	for i, o := range v.mountList {
 		if o == m {
 			v.mountList = append(v.mountList[:i], v.mountList[i+1:]...)
@@ -181,7 +263,7 @@ func (v *VirtualFilesystem) mountedOn(m *Mount, d *Dentry) *Mount {
 	}
 	v.mountMu.RLock()
 	defer v.mountMu.RUnlock()
-	return v.mounts[mountKey{m, d}]
+	return m.submounts[d]
 }
 
 // Mounts returns every mount (for /proc and debugging), in mount order.

@@ -184,12 +184,12 @@ func (v *VirtualFilesystem) openVD(ctx Context, vd VirtualDentry, flags uint32, 
 	case linux.S_IFSOCK:
 		return nil, unix.ENXIO
 	case linux.S_IFCHR, linux.S_IFBLK:
-		if vd.Mount.flags.NoDev {
+		if vd.Mount.Flags().NoDev {
 			return nil, unix.EACCES
 		}
 	}
 	if mayExec {
-		if ft != linux.S_IFREG || vd.Mount.flags.NoExec {
+		if ft != linux.S_IFREG || vd.Mount.Flags().NoExec {
 			return nil, unix.EACCES
 		}
 		access |= auth.MayExec
@@ -607,7 +607,7 @@ func (v *VirtualFilesystem) AccessAt(ctx Context, pop *PathOperation, mode uint3
 	if mode&unix.W_OK != 0 && vd.Mount.ReadOnly() && (ft == linux.S_IFREG || ft == linux.S_IFDIR || ft == linux.S_IFLNK) {
 		return unix.EROFS
 	}
-	if mode&unix.X_OK != 0 && ft == linux.S_IFREG && vd.Mount.flags.NoExec {
+	if mode&unix.X_OK != 0 && ft == linux.S_IFREG && vd.Mount.Flags().NoExec {
 		return unix.EACCES
 	}
 	return mayAccess(r.creds, &st, int(mode))
@@ -625,7 +625,7 @@ func (v *VirtualFilesystem) Statfs(ctx Context, vd VirtualDentry) (linux.Statfs,
 		NameLength: s.NameLength, FragmentSize: s.BlockSize,
 	}
 	out.FSID[1] = int32(vd.Dentry.fs.dev)
-	f := vd.Mount.flags
+	f := vd.Mount.Flags()
 	var flags uint64 = unix.ST_RELATIME
 	if f.ReadOnly {
 		flags |= unix.ST_RDONLY
@@ -641,6 +641,12 @@ func (v *VirtualFilesystem) Statfs(ctx Context, vd VirtualDentry) (linux.Statfs,
 	}
 	if f.NoAtime {
 		flags = flags&^unix.ST_RELATIME | unix.ST_NOATIME
+	}
+	if f.StrictAtime {
+		flags &^= unix.ST_RELATIME
+	}
+	if f.NoDirAtime {
+		flags |= unix.ST_NODIRATIME
 	}
 	out.Flags = flags
 	return out, nil

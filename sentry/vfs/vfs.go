@@ -42,7 +42,11 @@
 //	  path operation for reading, once, at the top)
 //	  Dentry.dirMu of a directory (parent before child; only rename, which is
 //	    exclusive, holds two unrelated ones)
-//	    VirtualFilesystem.mountMu (mount table; leaf)
+//	    VirtualFilesystem.mountMu (mount table; below renameMu: mount
+//	      operations take renameMu then mountMu, both for writing, and
+//	      never hold a dirMu)
+//	      VirtualFilesystem.fscMu (live FSContexts)
+//	        FSContext.mu
 //	    dentryCache.mu (the eviction LRU; leaf)
 //	    filesystem-internal locks (Evictor.Evict runs with renameMu held
 //	      for writing and no other vfs lock)
@@ -95,14 +99,20 @@ type VirtualFilesystem struct {
 	// renameMu: see the package comment.
 	renameMu sync.RWMutex
 
-	// mountMu guards mounts, mountList, root and nextMountID.
-	mountMu sync.RWMutex
-	// mounts maps a mount point (parent mount, dentry) to the mount on top
-	// of it.
-	mounts      map[mountKey]*Mount
-	mountList   []*Mount
+	// mountMu guards mountList, root, nextMountID, nsByRoot and the
+	// mounts' tree links (see Mount).
+	mountMu     sync.RWMutex
+	mountList   []*Mount // attached mounts
 	root        *Mount
 	nextMountID int
+	// nsByRoot finds a mount namespace by its root mount, or by a former
+	// root (mountns.go).
+	nsByRoot map[*Mount]*MountNamespace
+
+	// fscMu guards fscs, the live FSContexts (pivot_root changes their
+	// roots).
+	fscMu sync.Mutex
+	fscs  map[*FSContext]struct{}
 
 	// devMu guards devices.
 	devMu   sync.RWMutex
@@ -124,8 +134,8 @@ type VirtualFilesystem struct {
 // New returns an empty virtual filesystem; MountRoot gives it a root.
 func New() *VirtualFilesystem {
 	v := &VirtualFilesystem{
-		mounts:  map[mountKey]*Mount{},
-		devices: map[devKey]DeviceOpener{},
+		devices:  map[devKey]DeviceOpener{},
+		nsByRoot: map[*Mount]*MountNamespace{},
 	}
 	v.locks.init()
 	v.dcache.init()
@@ -210,15 +220,20 @@ func (v *VirtualFilesystem) device(block bool, major, minor uint32) DeviceOpener
 // sortedMounts returns the mounts in mount order.
 func (v *VirtualFilesystem) sortedMounts() []*Mount {
 	v.mountMu.RLock()
+	defer v.mountMu.RUnlock()
+	return v.sortedMountsLocked()
+}
+
+func (v *VirtualFilesystem) sortedMountsLocked() []*Mount {
 	ms := append([]*Mount(nil), v.mountList...)
-	v.mountMu.RUnlock()
 	sort.Slice(ms, func(i, j int) bool { return ms[i].id < ms[j].id })
 	return ms
 }
 
 // reachable reports whether vd lies at or below root in the mount tree, so
 // that a process chrooted at root (a pod's container) sees only its own
-// mounts in /proc/self/mounts, as with Linux's mount namespaces.
+// mounts in /proc/self/mounts, as with Linux's mount namespaces. mountMu
+// or renameMu must be held.
 func reachable(root, vd VirtualDentry) bool {
 	for {
 		if vd == root {
@@ -238,43 +253,26 @@ func reachable(root, vd VirtualDentry) bool {
 	}
 }
 
-// GenerateProcMounts returns the text of /proc/[pid]/mounts for a task whose
-// root is root: one line per mount visible below root, as
-// "source target fstype options 0 0".
-func (v *VirtualFilesystem) GenerateProcMounts(root VirtualDentry) string {
-	var b strings.Builder
-	for _, m := range v.sortedMounts() {
-		if m.anon {
-			continue
-		}
-		if !reachable(root, VirtualDentry{m, m.root}) {
-			continue // outside the caller's root (another container's)
-		}
-		target, err := v.PathOf(root, VirtualDentry{m, m.root})
-		if err != nil {
-			continue
-		}
-		opts := m.optionString()
-		src := m.source
-		if src == "" {
-			src = "none"
-		}
-		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMountField(src), escapeMountField(target), m.fs.impl.Name(), opts)
-	}
-	return b.String()
+// procMount is one line of /proc/[pid]/mounts or mountinfo.
+type procMount struct {
+	m      *Mount
+	target string
+	parent int
 }
 
-// GenerateProcMountInfo returns the text of /proc/[pid]/mountinfo.
-func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
-	var b strings.Builder
-	for _, m := range v.sortedMounts() {
-		if m.anon {
-			continue
+// visibleMounts returns the mounts a task whose root is root sees, with
+// their paths from root, in mount order. Like Linux, a mount's parent id
+// is its real parent's even when that one is not visible (the root's
+// mount in a container); a parentless mount is its own parent.
+func (v *VirtualFilesystem) visibleMounts(root VirtualDentry) []procMount {
+	v.mountMu.RLock()
+	defer v.mountMu.RUnlock()
+	var out []procMount
+	for _, m := range v.sortedMountsLocked() {
+		if m.anon || !reachable(root, VirtualDentry{m, m.root}) {
+			continue // outside the caller's root (another container's)
 		}
-		if !reachable(root, VirtualDentry{m, m.root}) {
-			continue
-		}
-		target, err := v.PathOf(root, VirtualDentry{m, m.root})
+		target, err := v.pathOfLocked(root, VirtualDentry{m, m.root})
 		if err != nil {
 			continue
 		}
@@ -282,6 +280,35 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 		if m.parent != nil {
 			parentID = m.parent.id
 		}
+		out = append(out, procMount{m, target, parentID})
+	}
+	return out
+}
+
+// GenerateProcMounts returns the text of /proc/[pid]/mounts for a task whose
+// root is root: one line per mount visible below root, as
+// "source target fstype options 0 0".
+func (v *VirtualFilesystem) GenerateProcMounts(root VirtualDentry) string {
+	var b strings.Builder
+	for _, pm := range v.visibleMounts(root) {
+		m := pm.m
+		src := m.source
+		if src == "" {
+			src = "none"
+		}
+		fmt.Fprintf(&b, "%s %s %s %s 0 0\n", escapeMountField(src), escapeMountField(pm.target), m.fs.impl.Name(), m.optionString())
+	}
+	return b.String()
+}
+
+// GenerateProcMountInfo returns the text of /proc/[pid]/mountinfo:
+// "id parent major:minor root target mount-options optional-fields -
+// fstype source super-options". There are no optional fields: nothing
+// propagates between mount trees (see Propagation).
+func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
+	var b strings.Builder
+	for _, pm := range v.visibleMounts(root) {
+		m := pm.m
 		src := m.source
 		if src == "" {
 			src = "none"
@@ -294,8 +321,8 @@ func (v *VirtualFilesystem) GenerateProcMountInfo(root VirtualDentry) string {
 		if o := m.fs.impl.MountOptions(); o != "" {
 			fsOpts += "," + o
 		}
-		fmt.Fprintf(&b, "%d %d 0:%d %s %s %s - %s %s %s\n", m.id, parentID, m.fs.dev,
-			escapeMountField(pathInFS(m.root)), escapeMountField(target), m.flagString(), m.fs.impl.Name(), escapeMountField(src), fsOpts)
+		fmt.Fprintf(&b, "%d %d 0:%d %s %s %s - %s %s %s\n", m.id, pm.parent, m.fs.dev,
+			escapeMountField(pathInFS(m.root)), escapeMountField(pm.target), m.flagString(), m.fs.impl.Name(), escapeMountField(src), fsOpts)
 	}
 	return b.String()
 }

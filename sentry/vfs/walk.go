@@ -26,6 +26,11 @@ type PathOperation struct {
 	FollowFinalSymlink bool
 	// EmptyPathOK is AT_EMPTY_PATH: an empty Path names Start.
 	EmptyPathOK bool
+
+	// ns is the caller's mount namespace (set by FSContext.PathOp): mount
+	// operations change only its mounts. nil (boot's own operations):
+	// any mount.
+	ns *MountNamespace
 }
 
 // resolver holds the state of one path resolution.
@@ -308,14 +313,21 @@ func (r *resolver) resolveParent(pop *PathOperation) (VirtualDentry, string, boo
 	return r.walkParent(start, pop.Path)
 }
 
-// PathOf takes no lock, so filesystem callbacks (proc's readlink) may use
-// it; a concurrent rename may make the answer momentarily stale.
+// PathOf takes only mountMu for reading (not renameMu), so filesystem
+// callbacks (proc's readlink) may use it; a concurrent rename may make the
+// answer momentarily stale.
 //
 // PathOf returns the absolute path of vd as seen from root. A dentry that
 // is not below root gives the path from the mount tree's root (as Linux
 // shows it for files outside a chroot); an unlinked one gets " (deleted)"
 // appended; an anonymous one gives its name ("pipe:[7]").
 func (v *VirtualFilesystem) PathOf(root, vd VirtualDentry) (string, error) {
+	v.mountMu.RLock()
+	defer v.mountMu.RUnlock()
+	return v.pathOfLocked(root, vd)
+}
+
+func (v *VirtualFilesystem) pathOfLocked(root, vd VirtualDentry) (string, error) {
 	if !vd.Ok() {
 		return "", unix.ENOENT
 	}

@@ -19,8 +19,8 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
-// The streaming server (Exec; Attach and PortForward answer Unimplemented
-// for now) is k8s.io/cri-streaming's, served over plain HTTP on a
+// The streaming server (Exec, PortForward (sandbox_portforward.go); Attach
+// answers Unimplemented for now) is k8s.io/cri-streaming's, served over plain HTTP on a
 // loopback port chosen at start (the kubelet, or crictl, connects to the
 // URL that Exec returns). Its Runtime is streamRuntime: an exec is a
 // control Exec whose stdio are pipes (or, with a tty, the slave of a host
@@ -166,16 +166,15 @@ func (r *streamRuntime) Attach(context.Context, string, io.Reader, io.WriteClose
 	return errAttach
 }
 
-// PortForward is not built: it needs the pod's network stack.
-func (r *streamRuntime) PortForward(context.Context, string, int32, io.ReadWriteCloser) error {
-	return errPortForward
+// PortForward forwards one connection to a port of the pod
+// (sandbox_portforward.go).
+func (r *streamRuntime) PortForward(ctx context.Context, podSandboxID string, port int32, stream io.ReadWriteCloser) error {
+	return r.s.portForwardStream(ctx, podSandboxID, port, stream)
 }
 
 var (
 	errAttach = fmt.Errorf("Attach: the sentry cannot yet hand a container's stdio to the daemon "+
 		"(it writes the log itself; attach needs a control call that streams init's stdin/stdout/stderr): %w", ErrUnimplemented)
-	errPortForward = fmt.Errorf("PortForward: pods have no network stack yet (netstack in the sentry and a control call "+
-		"that dials a port inside the pod are missing): %w", ErrUnimplemented)
 )
 
 // openPty opens a host pseudo-terminal pair.

@@ -261,6 +261,12 @@ func (s *server) handle(req *control.Request, fds []*os.File) (res any, err erro
 			return nil, err
 		}
 		return p.attach(&r, fds)
+	case control.MethodPortForward:
+		var r control.PortForwardRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return p.portForward(&r, fds)
 	case control.MethodShutdown:
 		// Kill everything now; RunPod exits once this answer is out.
 		p.Shutdown()

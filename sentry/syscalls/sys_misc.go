@@ -41,9 +41,6 @@ func init() {
 		unix.SYS_PERSONALITY:            {Handler: Personality, Support: Partial, Note: "PER_LINUX only"},
 		unix.SYS_MEMBARRIER:             {Handler: nil, Support: Unimplemented, Note: "ENOSYS"},
 		unix.SYS_PTRACE:                 {Handler: Denied, Support: Partial, Note: "EPERM: tracing is not available in the sandbox"},
-		unix.SYS_MOUNT:                  {Handler: Denied, Support: Partial, Note: "EPERM: the mount table is fixed at boot"},
-		unix.SYS_UMOUNT2:                {Handler: Denied, Support: Partial, Note: "EPERM"},
-		unix.SYS_PIVOT_ROOT:             {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_KEXEC_LOAD:             {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_KEXEC_FILE_LOAD:        {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_REBOOT:                 {Handler: Denied, Support: Partial, Note: "EPERM"},
@@ -56,7 +53,7 @@ func init() {
 		unix.SYS_IOPL:                   {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_IOPERM:                 {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_SYSLOG:                 {Handler: Denied, Support: Partial, Note: "EPERM: no kernel log"},
-		unix.SYS_UNSHARE:                {Handler: Unshare, Support: Partial, Note: "CLONE_FILES and CLONE_FS only; namespaces EPERM"},
+		unix.SYS_UNSHARE:                {Handler: Unshare, Support: Partial, Note: "CLONE_FILES, CLONE_FS and CLONE_NEWNS; other namespaces EPERM"},
 		unix.SYS_SETNS:                  {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_PROCESS_VM_READV:       {Handler: Denied, Support: Partial, Note: "EPERM"},
 		unix.SYS_PROCESS_VM_WRITEV:      {Handler: Denied, Support: Partial, Note: "EPERM"},
@@ -489,6 +486,9 @@ func Personality(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 // Unshare implements Linux syscall unshare(2).
 func Unshare(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	flags := uint64(a[0])
+	if flags&linux.CLONE_NEWNS != 0 {
+		return 0, unshareMountNamespace(t, flags)
+	}
 	if flags&^(linux.CLONE_FILES|linux.CLONE_FS|linux.CLONE_SYSVSEM) != 0 {
 		return 0, unix.EPERM
 	}

@@ -326,3 +326,16 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 	v.dissolveLocked(m)
 	return nil
 }
+
+// VisibleFilesystem returns the filesystem of the first mount of type name
+// ("proc") visible below root, or nil: mount(2) of proc or sysfs mounts
+// the instance the caller's container already has (one per sandbox
+// kernel; the pod's sysctls stay shared).
+func (v *VirtualFilesystem) VisibleFilesystem(root VirtualDentry, name string) *Filesystem {
+	for _, pm := range v.visibleMounts(root) {
+		if pm.m.fs.impl.Name() == name {
+			return pm.m.fs
+		}
+	}
+	return nil
+}

@@ -263,8 +263,9 @@ func TestExecStreaming(t *testing.T) {
 
 	_, err = d.rt.Exec(ctx, &runtimeapi.ExecRequest{ContainerId: "nope", Cmd: []string{"true"}, Stdout: true})
 	wantCode(t, "Exec unknown container", err, codes.NotFound)
-	_, err = d.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Stdout: true})
-	wantCode(t, "Attach", err, codes.Unimplemented)
+	if _, err = d.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Stdout: true}); err != nil {
+		t.Errorf("Attach: %v", err) // attach_test.go drives it
+	}
 	_, err = d.rt.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: podID, Port: []int32{80}})
 	wantCode(t, "PortForward", err, codes.Unimplemented)
 }

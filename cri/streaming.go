@@ -19,8 +19,8 @@ import (
 	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
-// The streaming server (Exec, PortForward (sandbox_portforward.go); Attach
-// answers Unimplemented for now) is k8s.io/cri-streaming's, served over plain HTTP on a
+// The streaming server (Exec; Attach in container_attach.go, PortForward in
+// sandbox_portforward.go) is k8s.io/cri-streaming's, served over plain HTTP on a
 // loopback port chosen at start (the kubelet, or crictl, connects to the
 // URL that Exec returns). Its Runtime is streamRuntime: an exec is a
 // control Exec whose stdio are pipes (or, with a tty, the slave of a host
@@ -160,10 +160,10 @@ func (r *streamRuntime) Exec(ctx context.Context, containerID string, cmd []stri
 	return nil
 }
 
-// Attach is not built: the sentry writes a container's output to its log
-// itself and has no way yet to hand the daemon a copy of it, or a stdin.
-func (r *streamRuntime) Attach(context.Context, string, io.Reader, io.WriteCloser, io.WriteCloser, bool, <-chan remotecommandserver.TerminalSize) error {
-	return errAttach
+// Attach attaches the client's streams to a running container's init
+// (container_attach.go); the container's tty decides, not the client's.
+func (r *streamRuntime) Attach(ctx context.Context, containerID string, in io.Reader, out, errw io.WriteCloser, _ bool, resize <-chan remotecommandserver.TerminalSize) error {
+	return r.s.attachStreams(ctx, containerID, in, out, errw, resize)
 }
 
 // PortForward forwards one connection to a port of the pod
@@ -171,11 +171,6 @@ func (r *streamRuntime) Attach(context.Context, string, io.Reader, io.WriteClose
 func (r *streamRuntime) PortForward(ctx context.Context, podSandboxID string, port int32, stream io.ReadWriteCloser) error {
 	return r.s.portForwardStream(ctx, podSandboxID, port, stream)
 }
-
-var (
-	errAttach = fmt.Errorf("Attach: the sentry cannot yet hand a container's stdio to the daemon "+
-		"(it writes the log itself; attach needs a control call that streams init's stdin/stdout/stderr): %w", ErrUnimplemented)
-)
 
 // openPty opens a host pseudo-terminal pair.
 func openPty() (master, slave *os.File, err error) {

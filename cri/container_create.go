@@ -259,8 +259,17 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 // mountVolumes bind-mounts the config's mounts and the pod's /etc files
 // (unless the config mounts something on them) inside c's rootfs, and the
 // mount points the sentry needs (/proc, /sys, /dev), recording them in
-// c.HostMounts.
+// c.HostMounts. The binds are made in the daemon's mount namespace and
+// detached from it once the gofer has its copy (Runner.StartGofer); the
+// rootfs mount is made private first, so that neither the binds nor their
+// removal propagate anywhere. Propagation: PROPAGATION_PRIVATE binds are
+// rprivate, PROPAGATION_HOST_TO_CONTAINER ones rslave (see cri/sandbox);
+// PROPAGATION_BIDIRECTIONAL is refused (the container's mounts are the
+// sentry's, they cannot reach the host).
 func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) error {
+	if err := sandbox.MakePrivate(c.RootfsDir); err != nil {
+		return err
+	}
 	taken := map[string]bool{}
 	for i, m := range cfg.GetMounts() {
 		if m.GetContainerPath() == "" || !filepath.IsAbs(m.GetContainerPath()) {
@@ -276,20 +285,25 @@ func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *stor
 		if m.GetHostPath() == "" {
 			return fmt.Errorf("mount %q: host_path is required: %w", m.GetContainerPath(), ErrInvalidArgument)
 		}
-		if m.GetPropagation() != runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
-			return fmt.Errorf("mount %q: propagation %s is not supported (the sandbox's mounts are its own): %w",
+		opts := sandbox.BindOptions{ReadOnly: m.GetReadonly()}
+		switch m.GetPropagation() {
+		case runtimeapi.MountPropagation_PROPAGATION_PRIVATE:
+		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
+			opts.HostToContainer = true
+		default:
+			return fmt.Errorf("mount %q: propagation %s is not supported (the container's mounts are the sandbox's own, they cannot reach the host): %w",
 				m.GetContainerPath(), m.GetPropagation(), ErrUnimplemented)
 		}
-		var hp string
-		var err error
 		if m.GetRecursiveReadOnly() {
 			if !m.GetReadonly() {
 				return fmt.Errorf("mount %q: recursive_read_only needs readonly: %w", m.GetContainerPath(), ErrInvalidArgument)
 			}
-			hp, err = sandbox.BindInRootRecursiveRO(c.RootfsDir, m.GetContainerPath(), m.GetHostPath())
-		} else {
-			hp, err = sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), m.GetReadonly())
+			if opts.HostToContainer {
+				return fmt.Errorf("mount %q: recursive_read_only needs private propagation: %w", m.GetContainerPath(), ErrInvalidArgument)
+			}
+			opts.RecursiveReadOnly = true
 		}
+		hp, err := sandbox.Bind(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), opts)
 		if err != nil {
 			return err
 		}

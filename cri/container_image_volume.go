@@ -23,7 +23,9 @@ import (
 // recorded in Container.VolumeKeys), mounted on the host at
 // containers/<id>/volumes/<N> and bound from there (or from its
 // image_sub_path, resolved inside the image) into the container's rootfs,
-// read-only, so the gofer serves it with the rest of the tree. A writable
+// read-only, so the gofer serves it with the rest of the tree; the mount
+// at volumes/<N> is detached at once (the bind holds the file system) and
+// the bind once the gofer has its copy (Runner.StartGofer). A writable
 // image volume is refused (the CRI says the runtime should), as is a
 // sub-path that leaves the image or does not exist.
 
@@ -94,6 +96,11 @@ func (s *Server) mountImageVolume(ctx context.Context, c *store.Container, n int
 		return fmt.Errorf("image volume %q: %w", m.GetContainerPath(), err)
 	}
 	c.HostMounts = append(c.HostMounts, hp)
+	// The bind holds the image's file system now; the mount it was made
+	// from is not needed on the host.
+	if err := sandbox.Unmount([]string{dir}); err != nil {
+		return fmt.Errorf("image volume %q: %w", m.GetContainerPath(), err)
+	}
 	return nil
 }
 

@@ -58,8 +58,13 @@ func (s *Server) removeContainerLocked(ctx context.Context, id string) error {
 			return fmt.Errorf("RemoveContainer %s: %w", id, sentryErr(err))
 		}
 	}
-	// The gofer ends when the sentry drops its connection; make sure.
+	// The gofer ends when the sentry drops its connection; make sure, and
+	// let it go (its mount namespace, which alone holds the container's
+	// volume binds, goes with it) before the snapshot is removed.
 	sandbox.KillGofer(c.GoferPID, c.RootfsDir)
+	wctx, cancel := context.WithTimeout(bg(ctx), 2*time.Second)
+	sandbox.WaitExit(wctx, c.GoferPID, c.RootfsDir)
+	cancel()
 	if err := sandbox.Unmount(c.HostMounts); err != nil {
 		return fmt.Errorf("RemoveContainer %s: %w", id, err)
 	}

@@ -18,18 +18,38 @@ import (
 // below src, which keep their own flags (Kubernetes' plain readOnly). The
 // mount point is created if missing, every component resolved inside root
 // (RESOLVE_IN_ROOT), so a symlink in the tree cannot place the mount
-// outside it. It returns the host path of the mount point, for Unmount.
+// outside it. The bind is recursively private. It returns the host path
+// of the mount point, for Unmount.
 func BindInRoot(root, dest, src string, ro bool) (string, error) {
-	return bindInRoot(root, dest, src, ro, false)
+	return Bind(root, dest, src, BindOptions{ReadOnly: ro})
 }
 
 // BindInRootRecursiveRO is BindInRoot with every mount below src
 // read-only too (Kubernetes' recursiveReadOnly).
 func BindInRootRecursiveRO(root, dest, src string) (string, error) {
-	return bindInRoot(root, dest, src, true, true)
+	return Bind(root, dest, src, BindOptions{ReadOnly: true, RecursiveReadOnly: true})
 }
 
-func bindInRoot(root, dest, src string, ro, recursive bool) (string, error) {
+// BindOptions are the flags of a Bind.
+type BindOptions struct {
+	// ReadOnly makes the bind itself read-only.
+	ReadOnly bool
+	// RecursiveReadOnly (with ReadOnly) makes every mount below it
+	// read-only too.
+	RecursiveReadOnly bool
+	// HostToContainer makes the bind and every mount below it a slave of
+	// src's peer group (CRI PROPAGATION_HOST_TO_CONTAINER, "rslave"):
+	// mounts and unmounts the host makes below src later reach the bind
+	// (when src is a shared mount; below a private one there is nothing
+	// to receive, as with runc). Otherwise the bind is recursively private
+	// (PROPAGATION_PRIVATE): it never changes after it is made.
+	HostToContainer bool
+}
+
+// Bind is BindInRoot with options. The propagation type is set on the
+// detached copy of src before it is attached, so no event reaches the
+// bind between the two.
+func Bind(root, dest, src string, o BindOptions) (string, error) {
 	st, err := os.Stat(src)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(src, 0o755); err != nil {
@@ -54,10 +74,18 @@ func bindInRoot(root, dest, src string, ro, recursive bool) (string, error) {
 		return "", fmt.Errorf("bind %s: %w", src, err)
 	}
 	defer unix.Close(tree)
-	if ro {
+	prop := uint64(unix.MS_PRIVATE)
+	if o.HostToContainer {
+		prop = unix.MS_SLAVE
+	}
+	attr := unix.MountAttr{Propagation: prop}
+	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return "", fmt.Errorf("bind %s: propagation: %w", src, err)
+	}
+	if o.ReadOnly {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		flags := uint(unix.AT_EMPTY_PATH)
-		if recursive {
+		if o.RecursiveReadOnly {
 			flags |= unix.AT_RECURSIVE
 		}
 		if err := unix.MountSetattr(tree, "", flags, &attr); err != nil {
@@ -144,6 +172,69 @@ func Unmount(paths []string) error {
 		}
 	}
 	return first
+}
+
+// MakePrivate makes the mount at target (not its submounts) private, so
+// that mounting and unmounting below it never propagates to its peers
+// (nor to copies of it in mount namespaces cloned later).
+func MakePrivate(target string) error {
+	if err := unix.Mount("", target, "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make %s private: %w", target, err)
+	}
+	return nil
+}
+
+// DetachBelow detaches (umount2 MNT_DETACH) every mount strictly below
+// dir in the calling process's mount namespace, deepest first; mounts
+// that went away meanwhile are skipped.
+func DetachBelow(dir string) error {
+	mounts, err := MountsBelow(dir)
+	if err != nil {
+		return err
+	}
+	return Unmount(mounts)
+}
+
+// MountsBelow lists the mount points strictly below dir in the calling
+// process's mount namespace, in /proc/self/mountinfo order (parents
+// before their children).
+func MountsBelow(dir string) ([]string, error) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	prefix := strings.TrimSuffix(path.Clean(dir), "/") + "/"
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 5 {
+			continue
+		}
+		if mp := unescapeMountinfo(fields[4]); strings.HasPrefix(mp, prefix) {
+			out = append(out, mp)
+		}
+	}
+	return out, nil
+}
+
+// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space,
+// and so on).
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				sb.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		sb.WriteByte(s[i])
+	}
+	return sb.String()
 }
 
 // EtcFiles are the per-pod files bind-mounted into each container.

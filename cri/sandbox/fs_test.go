@@ -118,3 +118,82 @@ func TestBindInRootReadOnlyRecursion(t *testing.T) {
 		t.Errorf("recursive read-only bind: a write below a submount gave %v, want EROFS", err)
 	}
 }
+
+// TestBindPropagation: below a shared source, a mount the host makes
+// after the binds reaches the HostToContainer (rslave) bind only, never
+// the private one; a mount made in a slave bind does not reach the
+// source. DetachBelow then leaves nothing below the root. Linux's own
+// behaviour (the same as `mount --make-rslave` / `--make-rprivate`).
+func TestBindPropagation(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("bind mounts need root")
+	}
+	root, src, flag := t.TempDir(), t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(flag, "flagFile"), nil, 0o644)
+	os.Mkdir(filepath.Join(src, "mnt"), 0o755)
+	// The source is a shared mount, as critest makes it.
+	if err := unix.Mount(src, src, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(src, unix.MNT_DETACH)
+	if err := unix.Mount("", src, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The root as the daemon has it: a private mount.
+	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(root, unix.MNT_DETACH)
+	if err := MakePrivate(root); err != nil {
+		t.Fatal(err)
+	}
+	priv, err := Bind(root, "/priv", src, BindOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave, err := Bind(root, "/slave", src, BindOptions{HostToContainer: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(flag, filepath.Join(src, "mnt"), "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(filepath.Join(src, "mnt"), unix.MNT_DETACH)
+	if ents, _ := os.ReadDir(filepath.Join(priv, "mnt")); len(ents) != 0 {
+		t.Errorf("private bind: a later host mount is visible: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join(slave, "mnt", "flagFile")); err != nil {
+		t.Errorf("rslave bind: the later host mount is not visible: %v", err)
+	}
+	// Nothing flows back from the slave to the source.
+	os.Mkdir(filepath.Join(src, "back"), 0o755)
+	if err := unix.Mount(flag, filepath.Join(slave, "back"), "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(src, "back")); len(ents) != 0 {
+		t.Errorf("a mount in the rslave bind reached the source: %v", ents)
+	}
+	below, err := MountsBelow(root)
+	if err != nil || len(below) < 3 {
+		t.Fatalf("MountsBelow: %v %v", below, err)
+	}
+	if err := DetachBelow(root); err != nil {
+		t.Fatal(err)
+	}
+	if below, _ := MountsBelow(root); len(below) != 0 {
+		t.Errorf("left after DetachBelow: %v", below)
+	}
+	// The source keeps its own mount (the private root stopped the
+	// unmounts from propagating anywhere).
+	if _, err := os.Stat(filepath.Join(src, "mnt", "flagFile")); err != nil {
+		t.Errorf("the source lost its mount: %v", err)
+	}
+}
+
+func TestUnescapeMountinfo(t *testing.T) {
+	for in, want := range map[string]string{`/a\040b`: "/a b", `/plain`: "/plain", `/t\011x\134`: "/t\tx\\", `/end\04`: `/end\04`} {
+		if got := unescapeMountinfo(in); got != want {
+			t.Errorf("unescapeMountinfo(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

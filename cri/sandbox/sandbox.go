@@ -11,17 +11,37 @@
 //
 // Files reach a container through one gofer per container (not one per
 // pod): the daemon mounts the container's rootfs snapshot on a host
-// directory, bind-mounts the container's volumes, host paths and the
-// pod's /etc/hostname, /etc/hosts and /etc/resolv.conf inside it (each
-// mount point created with every path component resolved inside the
-// rootfs, so an image's symlinks cannot send a mount outside it), and only
-// then starts a gofer on that directory. The gofer clones the whole tree
-// into its own mount namespace, so one connection serves the rootfs with
-// every volume in it, and the daemon never needs mount propagation into a
-// running gofer. The connection's other end is passed to the sentry in
+// directory, makes that mount private, bind-mounts the container's
+// volumes, host paths and the pod's /etc/hostname, /etc/hosts and
+// /etc/resolv.conf inside it (each mount point created with every path
+// component resolved inside the rootfs, so an image's symlinks cannot send
+// a mount outside it), and only then starts a gofer on that directory,
+// born in a mount namespace of its own: a copy of the daemon's, so one
+// connection serves the rootfs with every volume in it. StartGofer then
+// detaches the binds from the daemon's namespace: they live only in the
+// gofer's, and the host keeps nothing below the rootfs mount. So a host
+// path used as a volume can be unmounted or removed on the host while the
+// container runs (no EBUSY because of a bind of ours; the container keeps
+// what it has open, as with runc), and nothing is left on the host if the
+// daemon dies. The connection's other end is passed to the sentry in
 // CreateContainer. Read-only volumes are read-only bind mounts (the host
 // kernel refuses writes); a read-only rootfs is a read-only remount of the
 // rootfs mount alone, so writable volumes inside it stay writable.
+//
+// Mount propagation (CRI Mount.propagation) is the binds' propagation
+// type, set before they are attached: PROPAGATION_PRIVATE binds are
+// recursively private, so a mount the host makes below the source later
+// never reaches the container; PROPAGATION_HOST_TO_CONTAINER binds are
+// recursively slaves of the source's peer group (rslave), so one does:
+// the gofer's copy receives it, and the sentry sees it when it first looks
+// the mount point up (a gofer lookup crosses mount points). Volumes are
+// served in the rootfs's connection, which the sentry caches (it is not in
+// the shared, revalidating mode of control.Mount gofer connections), so a
+// directory the container had already looked up before the host mounted
+// on it keeps showing what was under it. PROPAGATION_BIDIRECTIONAL would
+// need the container's mounts to reach the host, but they are the
+// sentry's own: it is refused. The rootfs mount is private because the
+// daemon's unmounts below it must not propagate into the gofer's copy.
 //
 // Everything must outlive the daemon. The sentry is started in a session
 // of its own with no parent-death signal; the daemon reaps it while it
@@ -187,7 +207,18 @@ type Gofer struct {
 }
 
 // StartGofer starts a gofer serving root (read-write), logging to logPath.
+//
+// The gofer's mount namespace is a copy of the daemon's made when it is
+// cloned, with everything mounted below root by then (volumes, the pod's
+// /etc files). Once it is started, StartGofer detaches every mount below
+// root from the daemon's namespace: they live on only in the gofer's, so
+// the host keeps no bind of a volume (see the package comment). root
+// itself is made private first (when it is a mount point), so that those
+// unmounts do not propagate into the gofer's copy.
 func (r *Runner) StartGofer(root, logPath string) (*Gofer, error) {
+	if err := MakePrivate(root); err != nil && !errors.Is(err, unix.EINVAL) {
+		return nil, fmt.Errorf("gofer root: %w", err)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("gofer socket: %w", err)
@@ -215,6 +246,13 @@ func (r *Runner) StartGofer(root, logPath string) (*Gofer, error) {
 	}
 	go cmd.Wait()
 	r.oomScore(cmd.Process.Pid)
+	// The clone (and so the gofer's copy of the mounts) happened before
+	// Start returned.
+	if err := DetachBelow(root); err != nil {
+		cmd.Process.Kill()
+		sentryEnd.Close()
+		return nil, fmt.Errorf("detaching the host side of the volumes: %w", err)
+	}
 	return &Gofer{PID: cmd.Process.Pid, Conn: sentryEnd}, nil
 }
 

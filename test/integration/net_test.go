@@ -1,0 +1,240 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+)
+
+// Inet sockets: the sandbox's netstack (sentry/socket/inet) against the
+// host kernel. Python cases run on the host directly (ephemeral ports
+// only); busybox cases run natively in a fresh network namespace with
+// only lo up, the pod's view.
+
+// netPython exercises TCP and UDP over 127.0.0.1 and ::1: echo, peek,
+// MSG_DONTWAIT, MSG_WAITALL, FIONREAD, half-close, EPIPE, a 4 MiB transfer,
+// ECONNREFUSED, EADDRINUSE (with and without SO_REUSEADDR),
+// EADDRNOTAVAIL, non-blocking connect with select and SO_ERROR, epoll
+// readiness (EPOLLIN, EPOLLRDHUP), SO_RCVTIMEO, options, IPV6_V6ONLY and
+// v4-mapped peers, datagram truncation, ICMP port unreachable on a
+// connected UDP socket, socket type errors, and signals interrupting
+// blocking accept and recv.
+const netPython = `import socket, select, errno, os, struct, threading, hashlib, fcntl, termios, time, signal
+E = lambda e: errno.errorcode.get(e.errno, e.errno)
+def tcp_echo(fam, host):
+    srv = socket.socket(fam, socket.SOCK_STREAM)
+    srv.bind((host, 0)); srv.listen(1)
+    port = srv.getsockname()[1]
+    c = socket.socket(fam, socket.SOCK_STREAM); c.connect((host, port))
+    a, peer = srv.accept()
+    print("tcp", fam, "peer==sockname", peer[:2] == c.getsockname()[:2], "name", a.getsockname()[0], c.getpeername()[0])
+    c.sendall(b"ping"); print(" got", a.recv(10))
+    a.sendall(b"pong"); print(" got", c.recv(10))
+    print(" peek", a.recv(4, socket.MSG_PEEK) if c.send(b"abcd") else None, a.recv(2), a.recv(10))
+    try: c.recv(10, socket.MSG_DONTWAIT)
+    except OSError as e: print(" dontwait", E(e))
+    c.send(b"xyz"); time.sleep(0.05)
+    print(" fionread", struct.unpack("i", fcntl.ioctl(a, termios.FIONREAD, b"\0"*4))[0]); a.recv(3)
+    def later(): time.sleep(0.1); c.sendall(b"12"); time.sleep(0.1); c.sendall(b"345")
+    th = threading.Thread(target=later); th.start()
+    print(" waitall", a.recv(5, socket.MSG_WAITALL)); th.join()
+    c.shutdown(socket.SHUT_WR); print(" eof", a.recv(10))
+    a.sendall(b"after"); print(" half-close", c.recv(10))
+    a.close(); print(" closed", c.recv(10))
+    time.sleep(0.05)
+    try:
+        for i in range(3): c.send(b"x"); time.sleep(0.05)
+    except OSError as e: print(" send after close", E(e))
+    c.close(); srv.close()
+for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+    tcp_echo(fam, host)
+# big transfer
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+data = os.urandom(1 << 22)
+def send():
+    c = socket.create_connection(srv.getsockname()); c.sendall(data); c.close()
+th = threading.Thread(target=send); th.start()
+a, _ = srv.accept(); h = hashlib.sha256(); n = 0
+while True:
+    b = a.recv(65536)
+    if not b: break
+    h.update(b); n += len(b)
+th.join(); print("bulk", n, h.hexdigest() == hashlib.sha256(data).hexdigest())
+a.close()
+# refused, addrinuse
+port = srv.getsockname()[1]; srv.close()
+try: socket.create_connection(("127.0.0.1", port))
+except OSError as e: print("connect closed port", E(e))
+s1 = socket.socket(); s1.bind(("127.0.0.1", 0)); s1.listen(1)
+s2 = socket.socket()
+try: s2.bind(s1.getsockname())
+except OSError as e: print("bind in use", E(e))
+s3 = socket.socket(); s3.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try: s3.bind(s1.getsockname())
+except OSError as e: print("bind in use reuseaddr", E(e))
+try: socket.socket().bind(("10.1.2.3", 0))
+except OSError as e: print("bind foreign", E(e))
+# nonblocking connect + select
+s = socket.socket(); s.setblocking(False)
+print("nb connect", E(OSError(s.connect_ex(s1.getsockname()), "")))
+r, w, x = select.select([], [s], [], 5)
+print(" writable", w == [s], "so_error", s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+s.close()
+s = socket.socket(); s.setblocking(False)
+print("nb connect refused", E(OSError(s.connect_ex(("127.0.0.1", port)), "")))
+r, w, x = select.select([s], [s], [], 5)
+print(" ready", w == [s], r == [s], "so_error", E(OSError(s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR), "")))
+s.close()
+# epoll
+ep = select.epoll(); c = socket.create_connection(s1.getsockname()); a, _ = s1.accept()
+ep.register(a.fileno(), select.EPOLLIN | select.EPOLLRDHUP)
+print("epoll empty", ep.poll(0.05))
+c.send(b"q"); print("epoll in", [(fd == a.fileno(), ev) for fd, ev in ep.poll(1)])
+a.recv(1); c.close(); time.sleep(0.05)
+print("epoll hup", [(fd == a.fileno(), ev) for fd, ev in ep.poll(1)])
+# timeouts
+a.settimeout(None); c2 = socket.create_connection(s1.getsockname()); a2, _ = s1.accept()
+a2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, 100000))
+t0 = time.time()
+try: a2.recv(10)
+except OSError as e: print("rcvtimeo", E(e), round(time.time() - t0, 1))
+# options
+print("opts", c2.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE), c2.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE),
+      c2.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), c2.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), s1.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+c2.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1); c2.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+c2.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 5))
+print("opts set", c2.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE), c2.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0,
+      struct.unpack("ii", c2.getsockopt(socket.SOL_SOCKET, socket.SO_LINGER, 8)))
+c2.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536); print("rcvbuf", c2.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+try: c2.getsockopt(socket.SOL_SOCKET, 999)
+except OSError as e: print("bad opt", E(e))
+# v6only and dual stack
+d = socket.socket(socket.AF_INET6); d.bind(("::", 0)); d.listen(1)
+print("v6only", d.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY))
+c = socket.create_connection(("127.0.0.1", d.getsockname()[1])); a, peer = d.accept(); print("mapped peer", peer[0], a.getsockname()[0])
+v = socket.socket(socket.AF_INET6); v.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1); v.bind(("::", 0)); v.listen(1)
+try: socket.create_connection(("127.0.0.1", v.getsockname()[1]), timeout=2)
+except OSError as e: print("v6only v4 connect", E(e))
+# UDP
+for fam, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+    u1 = socket.socket(fam, socket.SOCK_DGRAM); u1.bind((host, 0))
+    u2 = socket.socket(fam, socket.SOCK_DGRAM)
+    print("udp unbound name", u2.getsockname()[:2])
+    u2.sendto(b"datagram-one", u1.getsockname()); u2.sendto(b"two", u1.getsockname())
+    d, a = u1.recvfrom(100); print("udp", d, a == u2.getsockname())
+    print(" fionread", struct.unpack("i", fcntl.ioctl(u1, termios.FIONREAD, b"\0"*4))[0])
+    print(" trunc", u1.recvmsg(2)[::2])
+    try: u1.recv(10, socket.MSG_DONTWAIT)
+    except OSError as e: print(" empty", E(e))
+    u2.connect(u1.getsockname()); u2.send(b"conn"); print(" connected", u1.recv(10), u2.getpeername() == u1.getsockname())
+    u1.sendto(b"", u2.getsockname()); print(" empty dgram", u2.recvfrom(10)[0])
+    u3 = socket.socket(fam, socket.SOCK_DGRAM); u3.connect((host, 9)); u3.send(b"x")
+    time.sleep(0.05)
+    try: u3.recv(10)
+    except OSError as e: print(" icmp unreach", E(e))
+try: socket.socket(socket.AF_INET, socket.SOCK_SEQPACKET)
+except OSError as e: print("seqpacket", E(e))
+try: socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_UDP)
+except OSError as e: print("stream udp", E(e))
+try: socket.socket().getpeername()
+except OSError as e: print("peername", E(e))
+try: socket.socket().recv(1)
+except OSError as e: print("recv unconnected", E(e))
+try: socket.socket().send(b"x")
+except OSError as e: print("send unconnected", E(e))
+try: socket.socket().listen(1) or print("listen unbound ok")
+except OSError as e: print("listen", E(e))
+# a signal interrupts a blocking accept and recv (the handler raises)
+class Alarm(Exception): pass
+def on_alarm(sig, frame): raise Alarm()
+signal.signal(signal.SIGALRM, on_alarm)
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+try: l.accept()
+except Alarm: print("accept interrupted")
+c = socket.create_connection(l.getsockname()); a, _ = l.accept()
+signal.setitimer(signal.ITIMER_REAL, 0.2)
+try: a.recv(10)
+except Alarm: print("recv interrupted")
+c.send(b"still works"); print(a.recv(20))
+print("end")
+`
+
+func TestNetPython(t *testing.T) {
+	requireSandbox(t, true)
+	o := sandboxOpts{timeout: 60 * time.Second}
+	argv := py(netPython)
+	native := runNativeHost(t, o, argv...)
+	sandbox := runSandbox(t, o, argv...)
+	checkNoCrash(t, sandbox)
+	compare(t, native, sandbox)
+}
+
+// netBusyboxCases run over the busybox rootfs.
+var netBusyboxCases = []bbCase{
+	{name: "httpd-wget", script: inTmp + `
+echo "hello from httpd" > index.html
+httpd -f -p 127.0.0.1:8080 -h "$PWD" & pid=$!
+i=0; until wget -q -O /dev/null http://127.0.0.1:8080/index.html 2>/dev/null || [ $i -gt 50 ]; do i=$((i+1)); sleep 0.1; done
+wget -q -O- http://127.0.0.1:8080/index.html
+wget -O- http://127.0.0.1:8080/missing 2>&1 | grep -o "404 Not Found"
+wget -q -O- "http://[::1]:8080/index.html" 2>&1 || echo "v6 refused: httpd is on 127.0.0.1 only"
+kill $pid; wait $pid 2>/dev/null; echo httpd status $?
+`},
+	{name: "nc-both-ways", script: inTmp + `
+nc -l -p 9001 > got & sleep 0.3
+echo "client to server" | nc 127.0.0.1 9001; wait
+cat got
+nc -l -p 9002 -e echo "server to client" & sleep 0.3
+nc 127.0.0.1 9002 </dev/null; wait
+nc -l -p 9003 -e cat & sleep 0.3
+(echo "echoed back"; sleep 0.3) | nc ::1 9003; wait
+nc 127.0.0.1 9004 </dev/null; echo "refused status $?"
+`},
+	{name: "ping", norms: []normalizer{re(` time=[0-9.]+ ms`, " time=T ms"), re(`= [0-9./]+ ms`, "= T ms"), re(`ttl=[-0-9]+`, "ttl=N")}, script: `
+ping -c 2 127.0.0.1; echo status $?
+ping6 -c 1 ::1 | grep -v "^$"; echo status $?
+ping -c 1 -W 1 10.0.0.1; echo status $?
+`},
+	{name: "ping-unprivileged", opts: sandboxOpts{user: "1000:1000"}, script: `
+ping -c 1 127.0.0.1; echo status $?
+`},
+	{name: "ifconfig-lo", script: `
+ifconfig lo 2>/dev/null | grep -E "inet addr|UP"
+`},
+}
+
+// runNativeNetns runs a busybox case natively like runNativeRootfs, in a
+// fresh network namespace whose lo is up.
+func runNativeNetns(t *testing.T, root string, o sandboxOpts, argv ...string) result {
+	t.Helper()
+	envv := append(append([]string(nil), baseEnv...), o.env...)
+	a := []string{"unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc=" + root + "/proc", "--",
+		"/bin/sh", "-c", "ip link set lo up || exit 97\n" + nativeSetup, "native", root, o.user, o.cwd}
+	a = append(a, envv...)
+	a = append(a, argv...)
+	r := run(context.Background(), o.timeout, o.stdin, os.Environ(), a...)
+	if r.timedOut || r.err != nil || r.code == 97 {
+		t.Fatalf("the NATIVE run failed, the test itself is wrong: %s", r.describe())
+	}
+	return r
+}
+
+func TestNetBusybox(t *testing.T) {
+	for _, tc := range netBusyboxCases {
+		t.Run(tc.name, func(t *testing.T) {
+			requireSandbox(t, false)
+			o := tc.opts
+			o.rootfs = env.rootfs
+			if o.timeout == 0 {
+				o.timeout = 60 * time.Second
+			}
+			argv := []string{"/bin/sh", "-c", tc.script}
+			native := runNativeNetns(t, env.rootfs, o, argv...)
+			sandbox := runSandbox(t, o, argv...)
+			checkNoCrash(t, sandbox)
+			compare(t, native, sandbox, tc.norms...)
+		})
+	}
+}

@@ -95,9 +95,6 @@ func (d *daemon) attachTo(t *testing.T, req *runtimeapi.AttachRequest, size *rem
 	go func() {
 		err := ex.StreamWithContext(ctx, opts)
 		close(sizes.done)
-		if stdinR != nil {
-			stdinR.Close()
-		}
 		a.done <- err
 	}()
 	return a

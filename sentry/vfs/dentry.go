@@ -99,18 +99,20 @@ func (vd VirtualDentry) Ok() bool { return vd.Mount != nil && vd.Dentry != nil }
 func (vd VirtualDentry) IncRef() {
 	if vd.Mount != nil {
 		vd.Mount.refs.Add(1)
-		if vd.Mount.expiry.Load() {
-			vd.Mount.expiry.Store(false)
-		}
 	}
 	if vd.Dentry != nil {
 		vd.Dentry.refs.Add(1)
 	}
 }
 
-// DecRef drops a reference taken by IncRef or handed out by vfs.
+// DecRef drops a reference taken by IncRef or handed out by vfs. Like
+// Linux's mntput, it clears the mount's umount2(MNT_EXPIRE) mark: the
+// mount was used.
 func (vd VirtualDentry) DecRef() {
 	if vd.Mount != nil {
+		if vd.Mount.expiry.Load() {
+			vd.Mount.expiry.Store(false)
+		}
 		vd.Mount.refs.Add(-1)
 	}
 	if vd.Dentry != nil {
@@ -151,7 +153,7 @@ type Mount struct {
 	anon   bool
 	refs   atomic.Int64
 	// expiry is umount2(MNT_EXPIRE)'s mark, cleared when the mount is
-	// used (IncRef).
+	// used (DecRef).
 	expiry atomic.Bool
 }
 

@@ -289,7 +289,10 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 	if err != nil {
 		return err
 	}
-	vd.DecRef()
+	// Drop the lookup's reference without clearing the expiry mark (as
+	// Linux's umount uses mntput_no_expire).
+	vd.Mount.refs.Add(-1)
+	vd.Dentry.refs.Add(-1)
 	if !ctx.Credentials().HasCapability(capSysAdmin) {
 		return unix.EPERM
 	}

@@ -1,0 +1,313 @@
+package vfs_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/sentry/fsimpl/tmpfs"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
+)
+
+// The expected errors below are those of Linux (checked natively by
+// test/integration's TestMount cases, which run the same calls in the
+// sandbox and in `unshare -m`).
+
+func (e *env) mkdirs(paths ...string) {
+	e.t.Helper()
+	for _, p := range paths {
+		if err := e.mkdir(root, p, 0o755); err != nil && err != unix.EEXIST {
+			e.t.Fatalf("mkdir %s: %v", p, err)
+		}
+	}
+}
+
+func (e *env) bind(ctx vfs.Context, src, dst string, rec bool) error {
+	s, d := e.pop(src, true), e.pop(dst, true)
+	defer s.Release()
+	defer d.Release()
+	return e.v.BindMount(ctx, s, d, rec)
+}
+
+func (e *env) tmpfs(ctx vfs.Context, dst string, flags vfs.MountFlags) error {
+	d := e.pop(dst, true)
+	defer d.Release()
+	return e.v.MountAt(ctx, d, tmpfs.New(e.v, e.mf, tmpfs.Options{}), "tmpfs", flags)
+}
+
+func (e *env) umount(ctx vfs.Context, path string, flags int) error {
+	p := e.pop(path, true)
+	defer p.Release()
+	return e.v.UmountAt(ctx, p, flags)
+}
+
+func (e *env) mountinfo() string {
+	r := e.fsc.Root()
+	defer r.DecRef()
+	return e.v.GenerateProcMountInfo(r)
+}
+
+func (e *env) must(what string, err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func TestBindMountShowsSource(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/src", "/src/sub", "/dst", "/dst2")
+	e.write("/src/f", "hello")
+	e.write("/file", "one")
+	e.write("/file2", "two")
+	e.must("bind", e.bind(root, "/src", "/dst", false))
+	if got, err := e.read(root, "/dst/f"); err != nil || got != "hello" {
+		t.Fatalf("read through bind = %q, %v", got, err)
+	}
+	// Writes through the bind reach the same tree.
+	e.write("/dst/g", "via bind")
+	if got, _ := e.read(root, "/src/g"); got != "via bind" {
+		t.Fatalf("source does not see the write: %q", got)
+	}
+	e.must("file bind", e.bind(root, "/file", "/file2", false))
+	if got, _ := e.read(root, "/file2"); got != "one" {
+		t.Fatalf("file bind shows %q", got)
+	}
+	wantErr(t, "dir over file", e.bind(root, "/src", "/file", false), unix.ENOTDIR)
+	wantErr(t, "file over dir", e.bind(root, "/file", "/dst2", false), unix.ENOTDIR)
+	wantErr(t, "missing source", e.bind(root, "/nosuch", "/dst2", false), unix.ENOENT)
+	wantErr(t, "missing target", e.bind(root, "/src", "/nosuch", false), unix.ENOENT)
+	wantErr(t, "unprivileged", e.bind(user, "/src", "/dst2", false), unix.EPERM)
+	wantErr(t, "unprivileged umount", e.umount(user, "/dst", 0), unix.EPERM)
+	info := e.mountinfo()
+	if !strings.Contains(info, " /src /dst rw,relatime - tmpfs ") || !strings.Contains(info, " /file /file2 ") {
+		t.Fatalf("mountinfo:\n%s", info)
+	}
+}
+
+// A directory bound into itself, recursively or not, and again, stays a
+// finite tree.
+func TestBindIntoItself(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/a", "/a/b")
+	e.write("/a/f", "x")
+	e.must("bind /a /a/b", e.bind(root, "/a", "/a/b", false))
+	if got, _ := e.read(root, "/a/b/f"); got != "x" {
+		t.Fatalf("/a/b/f = %q", got)
+	}
+	if _, err := e.stat("/a/b/b/f", true); err != unix.ENOENT {
+		t.Fatalf("/a/b/b is the plain directory, got %v", err)
+	}
+	for i := 0; i < 5; i++ {
+		e.must("rbind /a /a/b", e.bind(root, "/a", "/a/b", true))
+	}
+	n := strings.Count(e.mountinfo(), "\n")
+	if n < 7 || n > 200 {
+		t.Fatalf("%d mounts after 5 rbinds:\n%s", n, e.mountinfo())
+	}
+}
+
+func TestRecursiveBind(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/src", "/src/m", "/r", "/nr")
+	e.must("tmpfs", e.tmpfs(root, "/src/m", vfs.MountFlags{}))
+	e.write("/src/m/inner", "in")
+	e.must("bind", e.bind(root, "/src", "/nr", false))
+	e.must("rbind", e.bind(root, "/src", "/r", true))
+	if _, err := e.stat("/nr/m/inner", true); err != unix.ENOENT {
+		t.Fatalf("non-recursive bind shows the submount: %v", err)
+	}
+	if got, _ := e.read(root, "/r/m/inner"); got != "in" {
+		t.Fatalf("recursive bind lacks the submount: %q", got)
+	}
+	// The copy is a mount of its own: unmounting it leaves the original.
+	e.must("umount /r/m", e.umount(root, "/r/m", 0))
+	if got, _ := e.read(root, "/src/m/inner"); got != "in" {
+		t.Fatalf("original submount gone: %q", got)
+	}
+}
+
+// TestRemountReadOnlyPerMount: a read-only bind-remount affects only that
+// mount.
+func TestRemountReadOnlyPerMount(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/src", "/ro")
+	e.must("bind", e.bind(root, "/src", "/ro", false))
+	p := e.pop("/ro", true)
+	e.must("remount ro", e.v.Remount(root, p, vfs.RemountOptions{Flags: vfs.MountFlags{ReadOnly: true}, Bind: true, KeepAtime: true}))
+	p.Release()
+	_, err := e.open(root, "/ro/f", unix.O_WRONLY|unix.O_CREAT, 0o644)
+	wantErr(t, "create through ro bind", err, unix.EROFS)
+	wantErr(t, "mkdir through ro bind", e.mkdir(root, "/ro/d", 0o755), unix.EROFS)
+	e.write("/src/f", "writable")
+	if got, _ := e.read(root, "/ro/f"); got != "writable" {
+		t.Fatalf("ro bind shows %q", got)
+	}
+	if !strings.Contains(e.mountinfo(), " /src /ro ro,relatime ") {
+		t.Fatalf("mountinfo:\n%s", e.mountinfo())
+	}
+	// Remount needs a mount's root.
+	e.mkdirs("/src/d")
+	p = e.pop("/ro/d", true)
+	wantErr(t, "remount of a non-root", e.v.Remount(root, p, vfs.RemountOptions{Bind: true}), unix.EINVAL)
+	p.Release()
+	// Back to rw.
+	p = e.pop("/ro", true)
+	e.must("remount rw", e.v.Remount(root, p, vfs.RemountOptions{Bind: true, KeepAtime: true}))
+	p.Release()
+	e.write("/ro/g", "ok")
+}
+
+func TestUmountBusy(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m", "/n", "/x")
+	e.must("tmpfs", e.tmpfs(root, "/m", vfs.MountFlags{}))
+	e.mkdirs("/m/d")
+	wantErr(t, "not a mount point", e.umount(root, "/m/d", 0), unix.EINVAL)
+	wantErr(t, "missing", e.umount(root, "/nosuch", 0), unix.ENOENT)
+	wantErr(t, "bad flags", e.umount(root, "/m", 0x100), unix.EINVAL)
+
+	// An open file.
+	e.write("/m/f", "x")
+	fd, err := e.open(root, "/m/f", unix.O_RDONLY, 0)
+	e.must("open", err)
+	wantErr(t, "open file inside", e.umount(root, "/m", 0), unix.EBUSY)
+	fd.DecRef(root)
+
+	// A working directory.
+	p := e.pop("/m/d", true)
+	cwd, err := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{})
+	p.Release()
+	e.must("cwd", err)
+	e.fsc.SetCwd(cwd)
+	cwd.DecRef()
+	wantErr(t, "cwd inside", e.umount(root, "/m", 0), unix.EBUSY)
+	rootVD := e.fsc.Root()
+	e.fsc.SetCwd(rootVD)
+	rootVD.DecRef()
+
+	// A submount.
+	e.must("submount", e.tmpfs(root, "/m/d", vfs.MountFlags{}))
+	wantErr(t, "submount", e.umount(root, "/m", 0), unix.EBUSY)
+	e.must("umount child", e.umount(root, "/m/d", 0))
+	e.must("umount", e.umount(root, "/m", 0))
+	if _, err := e.stat("/m/f", true); err != unix.ENOENT {
+		t.Fatalf("after umount /m/f: %v", err)
+	}
+	wantErr(t, "second umount", e.umount(root, "/m", 0), unix.EINVAL)
+
+	// The root of the tree.
+	wantErr(t, "umount /", e.umount(root, "/", 0), unix.EBUSY)
+	wantErr(t, "umount -l /", e.umount(root, "/", unix.MNT_DETACH), unix.EINVAL)
+
+	// MNT_EXPIRE: EAGAIN, then unmounted if unused in between.
+	e.must("tmpfs", e.tmpfs(root, "/x", vfs.MountFlags{}))
+	wantErr(t, "expire|detach", e.umount(root, "/x", unix.MNT_EXPIRE|unix.MNT_DETACH), unix.EINVAL)
+	wantErr(t, "expire 1", e.umount(root, "/x", unix.MNT_EXPIRE), unix.EAGAIN)
+	e.must("expire 2", e.umount(root, "/x", unix.MNT_EXPIRE))
+}
+
+func TestUmountDetach(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m")
+	e.must("tmpfs", e.tmpfs(root, "/m", vfs.MountFlags{}))
+	e.mkdirs("/m/sub")
+	e.must("sub", e.tmpfs(root, "/m/sub", vfs.MountFlags{}))
+	e.write("/m/f", "kept")
+	fd, err := e.open(root, "/m/f", unix.O_RDONLY, 0)
+	e.must("open", err)
+	defer fd.DecRef(root)
+	e.must("umount -l", e.umount(root, "/m", unix.MNT_DETACH|unix.MNT_FORCE))
+	if _, err := e.stat("/m/f", true); err != unix.ENOENT {
+		t.Fatalf("/m/f after lazy umount: %v", err)
+	}
+	buf := make([]byte, 8)
+	if n, err := fd.PRead(root, [][]byte{buf}, 0); err != nil || string(buf[:n]) != "kept" {
+		t.Fatalf("open file after lazy umount: %q %v", buf[:n], err)
+	}
+	if strings.Contains(e.mountinfo(), "/m") {
+		t.Fatalf("mountinfo still lists /m:\n%s", e.mountinfo())
+	}
+	// The mount point is a plain directory again.
+	e.must("rmdir", e.v.RmdirAt(root, e.pop("/m", false)))
+}
+
+func TestStackedMounts(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m")
+	for i := 0; i < 3; i++ {
+		e.must("tmpfs", e.tmpfs(root, "/m", vfs.MountFlags{}))
+		e.write("/m/f", fmt.Sprint(i))
+	}
+	for i := 2; i >= 0; i-- {
+		if got, _ := e.read(root, "/m/f"); got != fmt.Sprint(i) {
+			t.Fatalf("layer %d shows %q", i, got)
+		}
+		e.must("umount", e.umount(root, "/m", 0))
+	}
+	wantErr(t, "umount past the stack", e.umount(root, "/m", 0), unix.EINVAL)
+}
+
+func TestMoveMount(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/a", "/b", "/c")
+	e.must("tmpfs", e.tmpfs(root, "/a", vfs.MountFlags{}))
+	e.write("/a/f", "moved")
+	e.mkdirs("/a/in")
+	mv := func(src, dst string) error {
+		s, d := e.pop(src, true), e.pop(dst, true)
+		defer s.Release()
+		defer d.Release()
+		return e.v.MoveMount(root, s, d)
+	}
+	wantErr(t, "into itself", mv("/a", "/a/in"), unix.ELOOP)
+	wantErr(t, "not a mount", mv("/c", "/b"), unix.EINVAL)
+	wantErr(t, "the root", mv("/", "/b"), unix.EINVAL)
+	e.must("move", mv("/a", "/b"))
+	if got, _ := e.read(root, "/b/f"); got != "moved" {
+		t.Fatalf("/b/f = %q", got)
+	}
+	if _, err := e.stat("/a/f", true); err != unix.ENOENT {
+		t.Fatalf("/a/f after move: %v", err)
+	}
+}
+
+func TestPropagationRecorded(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m", "/n", "/new", "/new/old")
+	e.must("tmpfs", e.tmpfs(root, "/m", vfs.MountFlags{}))
+	set := func(path string, prop vfs.Propagation, rec bool) error {
+		p := e.pop(path, true)
+		defer p.Release()
+		return e.v.SetPropagation(root, p, prop, rec)
+	}
+	e.must("unbindable", set("/m", vfs.PropUnbindable, false))
+	wantErr(t, "bind of unbindable", e.bind(root, "/m", "/n", false), unix.EINVAL)
+	e.must("private", set("/", vfs.PropPrivate, true))
+	e.must("bind", e.bind(root, "/m", "/n", false))
+	e.mkdirs("/m/d")
+	wantErr(t, "not a mount root", set("/m/d", vfs.PropShared, false), unix.EINVAL)
+	// pivot_root refuses shared mounts, as Linux.
+	e.must("new root", e.tmpfs(root, "/new", vfs.MountFlags{}))
+	e.mkdirs("/new/old")
+	e.must("shared", set("/new", vfs.PropShared, false))
+	np, op := e.pop("/new", true), e.pop("/new/old", true)
+	defer np.Release()
+	defer op.Release()
+	wantErr(t, "pivot with a shared mount", e.v.PivotRoot(root, e.fsc, np, op), unix.EINVAL)
+}
+
+func TestMountLimit(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/a", "/a/b")
+	var err error
+	for i := 0; i < 20 && err == nil; i++ {
+		err = e.bind(root, "/a", "/a/b", true) // doubles each time
+	}
+	wantErr(t, "rbind until the limit", err, unix.ENOSPC)
+	if n := len(e.v.Mounts()); n > vfs.MaxMounts {
+		t.Fatalf("%d mounts", n)
+	}
+}

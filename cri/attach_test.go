@@ -127,7 +127,8 @@ func (a *attachClient) wait(t *testing.T) error {
 // TestAttach: kubectl-style attaches through CRI Attach and client-go's
 // SPDY executor. A stdin_once container reading one line answers on the
 // attached stdout and in its log, and the attach ends with the container;
-// a stdin_once `cat` ends when the client's stdin does; a container with
+// critest's attach spec (sh, `echo -n hello`, stdin closed) passes; a
+// stdin_once `cat` ends when the client's stdin does; a container with
 // stdin survives a daemon restart with its stdin (a second daemon attaches
 // and writes to it); a tty container echoes, knows the client's window
 // size and logs its output as stdout. Attach to an exited container or one
@@ -164,6 +165,19 @@ func TestAttach(t *testing.T) {
 	}
 	_, err := d.rt.Attach(ctxT(t), &runtimeapi.AttachRequest{ContainerId: id, Stdout: true})
 	wantCode(t, "Attach to an exited container", err, codes.FailedPrecondition)
+
+	// critest's "runtime should support attach": an interactive sh.
+	cfg = ctrConfig("shell", e.image)
+	cfg.Command = []string{"/bin/sh"}
+	cfg.Stdin, cfg.StdinOnce = true, true
+	id = d.createStart(t, podID, pcfg, cfg)
+	a = d.attachTo(t, &runtimeapi.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Stderr: true}, nil)
+	a.stdin.Write([]byte("echo -n hello\n"))
+	a.waitOut(t, "hello")
+	a.stdin.Close()
+	if err := a.wait(t); err != nil || a.stdout.String() != "hello" || a.stderr.String() != "" {
+		t.Errorf("attach to sh: %q %q %v", a.stdout.String(), a.stderr.String(), err)
+	}
 
 	// stdin_once: the client's stdin EOF is the container's.
 	cfg = ctrConfig("cat", e.image, `cat; echo done`)

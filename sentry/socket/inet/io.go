@@ -1,7 +1,6 @@
 package inet
 
 import (
-	"bytes"
 	"io"
 	"time"
 
@@ -50,16 +49,50 @@ func (w *blockWriter) full() bool {
 	return len(w.bs) == 0
 }
 
-func concat(src [][]byte) []byte {
-	if len(src) == 1 {
-		return src[0]
-	}
-	out := make([]byte, 0, socket.TotalLen(src))
-	for _, b := range src {
-		out = append(out, b...)
-	}
-	return out
+// blocksReader is the tcpip.Payloader netstack copies a send from: the
+// caller's blocks read in place (a large write is never copied whole
+// into the sentry; netstack takes what fits its send buffer).
+type blocksReader struct {
+	bs   [][]byte
+	left int64
 }
+
+func newBlocksReader(bs [][]byte, skip int64) *blocksReader {
+	r := &blocksReader{}
+	for _, b := range bs {
+		if skip >= int64(len(b)) {
+			skip -= int64(len(b))
+			continue
+		}
+		b = b[skip:]
+		skip = 0
+		r.bs = append(r.bs, b)
+		r.left += int64(len(b))
+	}
+	return r
+}
+
+// Read implements io.Reader.
+func (r *blocksReader) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && len(r.bs) > 0 {
+		c := copy(p[n:], r.bs[0])
+		n += c
+		if c == len(r.bs[0]) {
+			r.bs = r.bs[1:]
+		} else {
+			r.bs[0] = r.bs[0][c:]
+		}
+	}
+	r.left -= int64(n)
+	return n, nil
+}
+
+// Len implements tcpip.Payloader.
+func (r *blocksReader) Len() int { return int(min(r.left, 1<<31-1)) }
 
 // SendMsg implements socket.Socket.
 func (s *sock) SendMsg(ctx vfs.Context, b socket.Blocker, src [][]byte, to []byte, ctrl socket.ControlMessages, flags int) (int64, error) {
@@ -82,15 +115,14 @@ func (s *sock) SendMsg(ctx vfs.Context, b socket.Blocker, src [][]byte, to []byt
 	if flags&unix.MSG_MORE != 0 {
 		opts.More = true
 	}
-	data := concat(src)
+	total := socket.TotalLen(src)
 	var sent int64
 	var dl time.Time
 	for {
-		r := bytes.NewReader(data[sent:])
-		n, terr := s.ep.Write(r, opts)
+		n, terr := s.ep.Write(newBlocksReader(src, sent), opts)
 		sent += n
 		if terr == nil {
-			if !s.isStream() || sent == int64(len(data)) {
+			if !s.isStream() || sent == total {
 				return sent, nil
 			}
 			continue

@@ -214,23 +214,32 @@ func TestAttach(t *testing.T) {
 	waitFile(t, filepath.Join(logDir, "echoer", "0.log"), "stdout F got:after")
 
 	// A terminal.
-	cfg = ctrConfig("tty", e.image, `test -t 0 && echo on-a-tty; read line; stty size; echo tty:$line`)
+	cfg = ctrConfig("tty", e.image, `test -t 0 && echo on-a-tty; while read line; do stty size; [ "$line" = end ] && break; done; echo tty:$line`)
 	cfg.Stdin, cfg.StdinOnce, cfg.Tty = true, true, true
 	id = d.createStart(t, podID, pcfg, cfg)
 	ttyLog := filepath.Join(logDir, "tty", "0.log")
 	waitFile(t, ttyLog, "stdout F on-a-tty\r")
 	a = d.attachTo(t, &runtimeapi.AttachRequest{ContainerId: id, Stdin: true, Stdout: true, Tty: true},
 		&remotecommand.TerminalSize{Width: 100, Height: 30})
-	time.Sleep(300 * time.Millisecond) // let the resize land first
-	a.stdin.Write([]byte("hi\r"))
+	// The window size travels on a stream of its own: type lines until
+	// the terminal has it.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(a.stdout.String(), "30 100\r\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the terminal never got the client's size: %q", a.stdout.String())
+		}
+		a.stdin.Write([]byte("x\r"))
+		time.Sleep(50 * time.Millisecond)
+	}
+	a.stdin.Write([]byte("end\r"))
 	if err := a.wait(t); err != nil {
 		t.Fatalf("tty attach: %v", err)
 	}
 	// The echo of the input, then the output, in the terminal's CRLF.
-	if out := a.stdout.String(); out != "hi\r\n30 100\r\ntty:hi\r\n" {
+	if out := a.stdout.String(); !strings.HasPrefix(out, "x\r\n") || !strings.HasSuffix(out, "end\r\n30 100\r\ntty:end\r\n") {
 		t.Errorf("tty output %q", out)
 	}
-	log = waitFile(t, ttyLog, "stdout F tty:hi\r")
+	log = waitFile(t, ttyLog, "stdout F tty:end\r")
 	if strings.Contains(log, " stderr ") {
 		t.Errorf("a tty container logged stderr: %q", log)
 	}

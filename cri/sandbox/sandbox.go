@@ -352,3 +352,27 @@ func WaitExit(ctx context.Context, pid int, arg string) bool {
 	}
 	return false
 }
+
+// SentryKernelMemory is the anonymous resident memory on the host of the
+// sentry pid serving socket (RssAnon in /proc/PID/status): its Go heap and
+// stacks, the pod's kernel memory. Application memory (the memory file, a
+// memfd) is not in it. An error if pid is not that sentry.
+func SentryKernelMemory(pid int, socket string) (uint64, error) {
+	if pid <= 0 || !cmdlineHas(pid, socket) {
+		return 0, fmt.Errorf("sentry %d of %s: %w", pid, socket, unix.ESRCH)
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("sentry %d: RssAnon %q: %w", pid, v, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("sentry %d: no RssAnon in its status", pid)
+}

@@ -14,7 +14,11 @@
 // instead ("warm") and zeroed when handed out again, because punching a hole
 // and faulting the pages back in costs far more than clearing them.
 //
-// Locking: File.mu guards the free list, the reference counts and usage. It
+// Pages allocated with AllocateFor are charged to an Account until they are
+// freed (per-container memory limits, see account.go).
+//
+// Locking: File.mu guards the free list, the reference counts, usage and
+// the page owners and account ids (Account figures are atomics). It
 // is a leaf lock: nothing is called with it held.
 package memfile
 
@@ -55,6 +59,13 @@ type File struct {
 	warmBytes uint64
 	// warmLimit is the most warmBytes may be (maxWarm; tests change it).
 	warmLimit uint64
+	// owners[i][j] is the account id of page i*refChunkPages+j (0: none),
+	// chunks allocated when a charged page first lands in them;
+	// accounts[id-1] is the account with that id (nil: free id), freeIDs
+	// the ids to reuse (account.go).
+	owners   [][]uint16
+	accounts []*Account
+	freeIDs  []uint16
 }
 
 // maxWarm bounds the freed memory kept resident for reuse.
@@ -108,23 +119,36 @@ func (f *File) Slice(off, length uint64) []byte {
 // Allocate returns length bytes (a multiple of PageSize) of zeroed pages,
 // with one reference each. It fails with ENOMEM when the file is full.
 func (f *File) Allocate(length uint64) (Range, error) {
+	return f.allocate(length, nil)
+}
+
+func (f *File) allocate(length uint64, a *Account) (Range, error) {
 	if length == 0 || length%PageSize != 0 {
 		return Range{}, unix.EINVAL
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if a != nil && a.id != 0 && !a.tryCharge(int64(length)) {
+		return Range{}, unix.ENOMEM
+	}
 	r, ok := f.takeWarmLocked(length)
 	if !ok {
 		r, ok = f.takeFreeLocked(length)
 	}
 	if !ok {
 		if f.top+length > f.size {
+			if a != nil && a.id != 0 {
+				a.usage.Add(-int64(length))
+			}
 			return Range{}, unix.ENOMEM
 		}
 		r = Range{f.top, f.top + length}
 		f.top += length
 	}
 	f.addRefsLocked(r, 1)
+	if a != nil && a.id != 0 {
+		f.setOwnerLocked(r, a)
+	}
 	f.used += length
 	return r, nil
 }
@@ -231,6 +255,7 @@ func (f *File) addRefsLocked(r Range, n uint32) {
 // releaseLocked returns r to the host and to the free list.
 func (f *File) releaseLocked(r Range) {
 	f.used -= r.Len()
+	f.unchargeLocked(r)
 	if f.warmBytes+r.Len() <= f.warmLimit {
 		f.warm = append(f.warm, r)
 		f.warmBytes += r.Len()

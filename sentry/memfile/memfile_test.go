@@ -128,3 +128,100 @@ func TestWarmReuseIsZeroedAndBounded(t *testing.T) {
 		t.Fatalf("warm list holds %d bytes, bound %d", f.warmBytes, maxWarm)
 	}
 }
+
+func TestAccountChargeLimitUncharge(t *testing.T) {
+	f, err := New("test", 64*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a, b := f.NewAccount(), f.NewAccount()
+	a.SetLimit(4 * PageSize)
+	r1, err := f.AllocateFor(3*PageSize, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.AllocateFor(2*PageSize, a); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("allocation over the limit: err = %v, want ENOMEM", err)
+	}
+	if a.Usage() != 3*PageSize || a.Failcnt() != 1 {
+		t.Fatalf("usage %d failcnt %d, want 3 pages and 1", a.Usage(), a.Failcnt())
+	}
+	// Another account and unaccounted pages are independent.
+	rb, err := f.AllocateFor(8*PageSize, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rn, err := f.Allocate(PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A shared page stays charged until its last reference goes, whoever
+	// drops it.
+	f.IncRef(r1)
+	f.DecRef(r1)
+	if a.Usage() != 3*PageSize {
+		t.Fatalf("usage after dropping one of two refs = %d", a.Usage())
+	}
+	f.DecRef(Range{r1.Start, r1.Start + PageSize})
+	if a.Usage() != 2*PageSize {
+		t.Fatalf("usage after freeing a page = %d, want 2 pages", a.Usage())
+	}
+	// Lowering the limit below the usage refuses new charges only.
+	a.SetLimit(PageSize)
+	if _, err := f.AllocateFor(PageSize, a); !errors.Is(err, unix.ENOMEM) {
+		t.Fatalf("charge under a lowered limit: %v", err)
+	}
+	if a.Usage() != 2*PageSize {
+		t.Fatalf("lowering the limit changed the usage: %d", a.Usage())
+	}
+	f.DecRef(Range{r1.Start + PageSize, r1.End})
+	f.DecRef(rb)
+	f.DecRef(rn)
+	if a.Usage() != 0 || b.Usage() != 0 || f.Used() != 0 {
+		t.Fatalf("after freeing everything: a %d b %d file %d", a.Usage(), b.Usage(), f.Used())
+	}
+	if a.Peak() != 3*PageSize || b.Peak() != 8*PageSize {
+		t.Fatalf("peaks %d %d", a.Peak(), b.Peak())
+	}
+	// A full file fails the charge without leaving it counted.
+	b.SetLimit(0)
+	if _, err := f.AllocateFor(65*PageSize, b); !errors.Is(err, unix.ENOMEM) || b.Usage() != 0 {
+		t.Fatalf("allocation beyond the file: %v, usage %d", err, b.Usage())
+	}
+}
+
+func TestAccountIDReuse(t *testing.T) {
+	f, err := New("test", 16*PageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	a := f.NewAccount()
+	r, err := f.AllocateFor(PageSize, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ReleaseAccount(a)
+	b := f.NewAccount()
+	if b.id == a.id {
+		t.Fatal("the id of a released account that still holds pages was reused")
+	}
+	f.DecRef(r)
+	if a.Usage() != 0 {
+		t.Fatalf("usage %d after free", a.Usage())
+	}
+	c := f.NewAccount()
+	if c.id == 0 || len(f.accounts) != 2 {
+		t.Fatalf("id not reused: c.id %d, %d ids", c.id, len(f.accounts))
+	}
+	// The released account charges nothing any more.
+	r2, err := f.AllocateFor(PageSize, a)
+	if err != nil || a.Usage() != 0 {
+		t.Fatalf("released account: %v, usage %d", err, a.Usage())
+	}
+	f.DecRef(r2)
+	if c.Usage() != 0 {
+		t.Fatalf("a page of the released account was uncharged from its id's new owner: %d", c.Usage())
+	}
+}

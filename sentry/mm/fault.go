@@ -237,8 +237,11 @@ func (m *MemoryManager) populateLocked(v *vma, start, end uintptr) (uintptr, err
 // fillLocked fills the absent run [a, b) and returns how far it got.
 func (m *MemoryManager) fillLocked(v *vma, a, b uintptr) (uintptr, error) {
 	if v.mappable == nil {
-		fr, err := m.mf.Allocate(uint64(b - a))
+		fr, err := m.mf.AllocateFor(uint64(b-a), m.acct)
 		if err != nil {
+			if b-a > pageSize && errors.Is(err, unix.ENOMEM) {
+				return m.fillPagesLocked(a, b)
+			}
 			return a, err
 		}
 		for p, off := a, fr.Start; p < b; p, off = p+pageSize, off+pageSize {
@@ -259,6 +262,19 @@ func (m *MemoryManager) fillLocked(v *vma, a, b uintptr) (uintptr, error) {
 		}
 	}
 	return p, err
+}
+
+// fillPagesLocked fills the absent anonymous run [a, b) page by page, up to
+// the memory limit, and returns how far it got.
+func (m *MemoryManager) fillPagesLocked(a, b uintptr) (uintptr, error) {
+	for p := a; p < b; p += pageSize {
+		fr, err := m.mf.AllocateFor(pageSize, m.acct)
+		if err != nil {
+			return p, err
+		}
+		m.pt.set(p, newPTE(fr.Start, pteOwned))
+	}
+	return b, nil
 }
 
 // writeLocked makes the page at page present and writable as it stands
@@ -304,7 +320,7 @@ func (m *MemoryManager) writeLocked(v *vma, page uintptr) error {
 		m.pt.set(page, e&^pteCOW)
 		return nil
 	}
-	fr, err := m.mf.Allocate(pageSize)
+	fr, err := m.mf.AllocateFor(pageSize, m.acct)
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 		return nil, err
 	}
 	c.mmapBase, c.brkStart, c.brk = m.mmapBase, m.brkStart, m.brk
+	c.acct, c.onOOM = m.acct, m.onOOM
 	c.argvStart, c.argvEnd, c.envStart, c.envEnd = m.ArgvEnv()
 	c.auxv = m.Auxv()
 
@@ -43,7 +44,7 @@ func (m *MemoryManager) Fork() (*MemoryManager, error) {
 	// memory file is full: then they are shared copy-on-write too).
 	var copies memfile.Range
 	if n := m.exclusivePrivateLocked(eagerForkPages + 1); n > 0 && n <= eagerForkPages {
-		if r, err := m.mf.Allocate(uint64(n) * pageSize); err == nil {
+		if r, err := m.mf.AllocateFor(uint64(n)*pageSize, m.acct); err == nil {
 			copies = r
 		}
 	}

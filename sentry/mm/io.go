@@ -8,31 +8,32 @@ import (
 
 // ensureLocked makes the pages of [start, end) (page-aligned) present for a
 // sentry access, writable if write, and returns the end of the accessible
-// prefix. mappingMu (read) and activeMu must be held.
-func (m *MemoryManager) ensureLocked(start, end uintptr, write bool) uintptr {
+// prefix, with the error that ended it (nil if it ended at an unmapped or
+// forbidden page). mappingMu (read) and activeMu must be held.
+func (m *MemoryManager) ensureLocked(start, end uintptr, write bool) (uintptr, error) {
 	a := start
 	for a < end {
 		v := m.find(a)
 		if v == nil || write && !v.perms.Write || !v.perms.Any() {
-			return a
+			return a, nil
 		}
 		b := min(v.end, end)
 		done, err := m.populateLocked(v, a, b)
 		if write {
 			for p := a; p < done; p += pageSize {
 				if m.pt.get(p)&pteCOW != 0 {
-					if m.writeLocked(v, p) != nil {
-						return p
+					if err := m.writeLocked(v, p); err != nil {
+						return p, err
 					}
 				}
 			}
 		}
 		if err != nil || done < b {
-			return done
+			return done, err
 		}
 		a = b
 	}
-	return end
+	return end, nil
 }
 
 // clip bounds an access of n bytes at addr to the user range. It returns the
@@ -62,9 +63,10 @@ func (m *MemoryManager) access(addr, n uintptr, write bool, fn func(done uintptr
 	defer m.activeMu.Unlock()
 	end := addr + n
 	if n > 0 {
-		valid := m.ensureLocked(pageRoundDown(addr), pageRoundUp(end), write)
+		valid, err := m.ensureLocked(pageRoundDown(addr), pageRoundUp(end), write)
 		if valid < end {
 			end = max(valid, addr)
+			m.checkOOM(err)
 		}
 	}
 	done := uintptr(0)
@@ -150,9 +152,10 @@ func (m *MemoryManager) WithBlocks(addr, length uintptr, write bool, fn func(blo
 	end := addr + n
 	m.mappingMu.RLock()
 	m.activeMu.Lock()
-	valid := m.ensureLocked(pageRoundDown(addr), pageRoundUp(end), write)
+	valid, err := m.ensureLocked(pageRoundDown(addr), pageRoundUp(end), write)
 	if valid < end {
 		end = max(valid, addr)
+		m.checkOOM(err)
 	}
 	var acc runAcc
 	for p := pageRoundDown(addr); p < end; p += pageSize {

@@ -42,6 +42,10 @@
 // already mapped readable is therefore a write or an exec (the ptrace
 // platform cannot tell).
 //
+// Pages an address space allocates are charged to its container's
+// memfile.Account when it has one (account.go: what is charged, and what
+// happens when a charge fails).
+//
 // # Locking
 //
 // Lock order: mappingMu (RW; the VMAs, brk, layout) before activeMu (the page
@@ -60,6 +64,7 @@ package mm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/runsc-cri/runsc-cri/platform"
 	"github.com/runsc-cri/runsc-cri/sentry/memfile"
@@ -105,6 +110,13 @@ type MemoryManager struct {
 
 	usersMu sync.Mutex
 	users   int // guarded by usersMu
+
+	// acct is charged for the pages m allocates and onOOM told when an
+	// allocation for a sentry access fails (account.go). Set before m is
+	// used (SetAccounting), then immutable; Fork copies them.
+	acct     *memfile.Account
+	onOOM    func(*MemoryManager)
+	oomQueue atomic.Bool
 
 	mappingMu sync.RWMutex
 	// vmas is sorted by start and non-overlapping. Guarded by mappingMu.

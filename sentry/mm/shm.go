@@ -14,6 +14,9 @@ import (
 // released when the last mapping goes.
 type shm struct {
 	mf *memfile.File
+	// acct is charged for the pages (the account of the address space
+	// that created the mapping; nil: none). Immutable after creation.
+	acct *memfile.Account
 
 	mu     sync.Mutex
 	size   uint64
@@ -55,7 +58,7 @@ func (s *shm) Translate(off, length uint64, forWrite bool) ([]memfile.Range, err
 			for q < end && *s.slot(q / pageSize) == 0 {
 				q += pageSize
 			}
-			fr, err := s.mf.Allocate(q - p)
+			fr, err := s.mf.AllocateFor(q-p, s.acct)
 			if err != nil {
 				for _, r := range out {
 					s.mf.DecRef(r)

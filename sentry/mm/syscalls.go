@@ -112,7 +112,9 @@ func (m *MemoryManager) MMap(o MMapOpts) (uintptr, error) {
 	case !anon:
 		v.mappable, v.off = o.Mappable, o.Offset
 	case !private:
-		v.mappable, v.anonShm = newShm(m.mf, uint64(length)), true
+		sh := newShm(m.mf, uint64(length))
+		sh.acct = m.acct
+		v.mappable, v.anonShm = sh, true
 		if v.name == "" {
 			v.name = "/dev/zero (deleted)"
 		}

@@ -114,6 +114,7 @@ func (t *Task) Clone(o CloneOptions) (ThreadID, error) {
 		startTime: k.nowNS(),
 	}
 	nt.creds.Store(t.Credentials())
+	nt.seccomp.Store(t.seccomp.Load())
 	nt.regs.Rax = 0
 	if o.Stack != 0 {
 		nt.regs.Rsp = uint64(o.Stack)

@@ -45,6 +45,8 @@ type Task struct {
 	exePath string
 
 	creds atomic.Pointer[auth.Credentials]
+	// seccomp is the task's seccomp state, nil without one (seccomp.go).
+	seccomp atomic.Pointer[seccompState]
 
 	// Protected by k.mu.
 	tg          *ThreadGroup

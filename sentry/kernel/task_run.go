@@ -113,6 +113,9 @@ func (t *Task) loop() {
 func (t *Task) syscall() {
 	nr := uintptr(t.regs.OrigRax)
 	args := t.regs.Args()
+	if s := t.seccomp.Load(); s != nil && !t.seccompCheck(s, nr, &args) {
+		return
+	}
 	rv, err := t.k.cfg.Syscall(t, nr, &args)
 	if err == nil {
 		t.regs.Rax = uint64(rv)

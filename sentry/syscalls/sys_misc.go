@@ -21,7 +21,7 @@ func init() {
 		unix.SYS_SETDOMAINNAME:          {Handler: Setdomainname, Support: Full},
 		unix.SYS_SYSINFO:                {Handler: Sysinfo, Support: Full},
 		unix.SYS_GETRANDOM:              {Handler: Getrandom, Support: Full},
-		unix.SYS_PRCTL:                  {Handler: Prctl, Support: Partial, Note: "names, dumpable, pdeathsig, keepcaps, subreaper, no_new_privs, capability bounding; seccomp filters unsupported"},
+		unix.SYS_PRCTL:                  {Handler: Prctl, Support: Partial, Note: "names, dumpable, pdeathsig, keepcaps, subreaper, no_new_privs, capability bounding, seccomp"},
 		unix.SYS_GETRLIMIT:              {Handler: Getrlimit, Support: Full},
 		unix.SYS_SETRLIMIT:              {Handler: Setrlimit, Support: Partial, Note: "limits are recorded; RLIMIT_NOFILE, STACK and NPROC are enforced"},
 		unix.SYS_PRLIMIT64:              {Handler: Prlimit64, Support: Partial, Note: "as setrlimit"},
@@ -261,9 +261,9 @@ func Prctl(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	case linux.PR_GET_TIMERSLACK:
 		return 50000, nil
 	case linux.PR_GET_SECCOMP:
-		return 0, nil
+		return uintptr(t.SeccompMode()), nil
 	case linux.PR_SET_SECCOMP:
-		return 0, unix.EINVAL
+		return prctlSeccomp(t, a)
 	case linux.PR_SET_MM:
 		return 0, unix.EPERM
 	}

@@ -77,6 +77,7 @@ type statusData struct {
 	CapInh, CapPrm, CapEff uint64
 	CapBnd, CapAmb         uint64
 	NoNewPrivs             bool
+	Seccomp, NFilters      int // seccomp mode (0, 1, 2) and filters
 	NumCPU                 int
 	VoluntarySwitches      uint64
 	NonvoluntarySwitches   uint64
@@ -184,7 +185,7 @@ func formatStatus(d *statusData) string {
 	if d.NoNewPrivs {
 		nnp = 1
 	}
-	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t0\nSeccomp_filters:\t0\n", nnp)
+	fmt.Fprintf(&b, "NoNewPrivs:\t%d\nSeccomp:\t%d\nSeccomp_filters:\t%d\n", nnp, d.Seccomp, d.NFilters)
 	b.WriteString("Speculation_Store_Bypass:\tthread vulnerable\n")
 	b.WriteString("SpeculationIndirectBranch:\tconditional enabled\n")
 	fmt.Fprintf(&b, "Cpus_allowed:\t%s\nCpus_allowed_list:\t%s\n", cpuMask(d.NumCPU), cpuList(d.NumCPU))

@@ -212,6 +212,7 @@ func (p *processDir) genStatus(ctx vfs.Context) ([]byte, error) {
 			d.CapBnd, d.CapAmb = uint64(c.Bounding), uint64(c.Ambient)
 			d.NoNewPrivs = c.NoNewPrivs
 		}
+		d.Seccomp, d.NFilters = t.SeccompMode(), t.SeccompFilterCount()
 		if fsc := t.FSContext(); fsc != nil {
 			d.Umask = fsc.Umask()
 		}

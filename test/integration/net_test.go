@@ -200,8 +200,14 @@ ping -c 1 -W 1 10.0.0.1; echo status $?
 	{name: "ping-unprivileged", opts: sandboxOpts{user: "1000:1000"}, script: `
 ping -c 1 127.0.0.1; echo status $?
 `},
-	{name: "ifconfig-lo", script: `
-ifconfig lo 2>/dev/null | grep -E "inet addr|UP"
+	{name: "ifconfig-netstat", script: `
+ifconfig lo | grep -E "inet addr|UP"
+ifconfig -a | grep -c "Link encap"
+httpd -f -p 127.0.0.1:8080 -h / & h=$!
+nc -l -p 9999 & n=$!
+sleep 0.3
+netstat -ltn
+kill $h $n; wait
 `},
 }
 

@@ -169,6 +169,7 @@ func (fs *filesystem) rootDir() *dir {
 		file("cmdline", static("BOOT_IMAGE=/vmlinuz-"+fs.opts.Release+" console=ttyS0\n")),
 		file("swaps", static("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n")),
 		dirEntry("sys", func() vfs.Inode { return fs.sysDir() }),
+		dirEntry("net", func() vfs.Inode { return fs.netDir() }),
 	})
 	d.dynamic = func(ctx vfs.Context) []entry {
 		var out []entry

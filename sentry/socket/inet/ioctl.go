@@ -31,6 +31,8 @@ type Interface struct {
 	ARPType uint16
 	// Addrs are the NIC's addresses (IPv4 and IPv6).
 	Addrs []tcpip.AddressWithPrefix
+	// Counters for /proc/net/dev.
+	RxBytes, RxPackets, TxBytes, TxPackets uint64
 }
 
 // Interfaces returns the pod's NICs, by index.
@@ -42,6 +44,12 @@ func (st *Stack) Interfaces() ([]Interface, error) {
 	var out []Interface
 	for id, info := range s.NICInfo() {
 		ifc := Interface{Index: int32(id), Name: info.Name, MTU: info.MTU, ARPType: uint16(info.ARPHardwareType)}
+		if c := info.Stats.Rx.Bytes; c != nil {
+			ifc.RxBytes, ifc.RxPackets = c.Value(), info.Stats.Rx.Packets.Value()
+		}
+		if c := info.Stats.Tx.Bytes; c != nil {
+			ifc.TxBytes, ifc.TxPackets = c.Value(), info.Stats.Tx.Packets.Value()
+		}
 		if info.Flags.Up {
 			ifc.Flags |= unix.IFF_UP
 		}

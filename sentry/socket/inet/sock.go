@@ -40,6 +40,11 @@ type sock struct {
 	bridge gwaiter.Entry
 	wq     waiter.Queue
 
+	// ino and uid are the socket file's inode number and owner
+	// (/proc/net), set once by newFile.
+	ino uint64
+	uid uint32
+
 	// mu guards the fields below.
 	mu                 sync.Mutex
 	rcvTimeo, sndTimeo time.Duration
@@ -156,6 +161,8 @@ func newSock(v *vfs.VirtualFilesystem, st *Stack, family, stype, protocol int, e
 func (s *sock) newFile(ctx vfs.Context, flags uint32) *vfs.FileDescription {
 	creds := ctx.Credentials()
 	ino := &inode{ino: s.v.NextAnonIno(), uid: uint32(creds.EffectiveUID), gid: uint32(creds.EffectiveGID), ctime: vfs.NowTimestamp()}
+	s.ino, s.uid = ino.ino, ino.uid
+	s.st.register(s)
 	vd := s.v.NewAnonVirtualDentry(fmt.Sprintf("socket:[%d]", ino.ino), ino)
 	defer vd.DecRef()
 	return s.v.NewFileDescription(s, vd, unix.O_RDWR|flags&unix.O_NONBLOCK)
@@ -186,6 +193,7 @@ func (s *sock) isStream() bool { return s.stype == unix.SOCK_STREAM }
 // Release implements vfs.FileImpl: the socket closes (SO_LINGER is
 // netstack's business).
 func (s *sock) Release(ctx vfs.Context) {
+	s.st.unregister(s)
 	s.q.EventUnregister(&s.bridge)
 	s.ep.Close()
 	s.wq.Notify(waiter.ReadableEvents | waiter.WritableEvents | waiter.EventHUp)

@@ -39,6 +39,8 @@
 //
 //	Stack.mu (lazy creation and the NIC table; never held while calling
 //	  into an endpoint)
+//	Stack.sockMu (the list of open sockets; leaf, released before the
+//	  sockets are asked anything)
 //	sock.mu (options kept by the sentry: timeouts; leaf)
 //	netstack's own locks (endpoint, stack), taken inside tcpip calls
 //	  waiter.Queue locks (leaf): netstack notifies the bridge entry under
@@ -86,6 +88,10 @@ type Stack struct {
 	// sysctl returns the sandbox's value of a /proc/sys file (path below
 	// /proc/sys); nil: Linux's defaults.
 	sysctl func(path string) string
+
+	// sockMu guards socks, the open sockets (for /proc/net); a leaf.
+	sockMu sync.Mutex
+	socks  map[*sock]struct{}
 }
 
 // stacks maps each sandbox's VirtualFilesystem to its Stack.

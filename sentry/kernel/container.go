@@ -7,6 +7,7 @@ import (
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
 
+	"github.com/runsc-cri/runsc-cri/sentry/memfile"
 	"github.com/runsc-cri/runsc-cri/sentry/mm"
 )
 
@@ -35,6 +36,8 @@ import (
 // process) keeps an exit record until it is collected with WaitProcess, so a
 // control client can ask for its status after it is gone.
 //
+// Each container has a memory account and limit (container_memory.go).
+//
 // Locking: all Container fields are guarded by Kernel.mu (the tree lock).
 
 // Container is one container's set of processes in a pod kernel.
@@ -57,6 +60,11 @@ type Container struct {
 	// records are the exit records of processes started by StartProcess,
 	// by process id, until collected.
 	records map[ThreadID]*ExitRecord
+	// mem is the container's memory account (container_memory.go; nil
+	// without a memory file), immutable; oomKills counts its processes
+	// killed for lack of memory.
+	mem      *memfile.Account
+	oomKills int
 }
 
 // ExitRecord is the end of a process started by StartProcess.
@@ -77,6 +85,7 @@ func (k *Kernel) NewContainer(id string) *Container {
 		members: map[*ThreadGroup]struct{}{},
 		done:    make(chan struct{}),
 		records: map[ThreadID]*ExitRecord{},
+		mem:     k.newContainerAccount(),
 	}
 }
 
@@ -193,6 +202,7 @@ func (k *Kernel) containerProcessExitedLocked(tg *ThreadGroup) {
 	}
 	if c.initExited && len(c.members) == 0 && !isClosed(c.done) {
 		close(c.done)
+		k.releaseContainerAccountLocked(c)
 	}
 }
 
@@ -335,6 +345,9 @@ type Usage struct {
 	// ResidentBytes is the resident memory of the container's address
 	// spaces (each counted once).
 	ResidentBytes uint64
+	// MemoryBytes is the memory charged to the container (its working
+	// set, see container_memory.go).
+	MemoryBytes uint64
 	// Processes is the number of live processes.
 	Processes int
 }
@@ -344,6 +357,9 @@ func (c *Container) Usage() Usage {
 	k := c.k
 	k.mu.Lock()
 	u := Usage{CPUNanos: c.cpuNS, Processes: len(c.members)}
+	if c.mem != nil {
+		u.MemoryBytes = c.mem.Usage()
+	}
 	var tasks []*Task
 	for tg := range c.members {
 		for t := range tg.tasks {

@@ -20,6 +20,7 @@ func (k *Kernel) load(t *Task, dirfd int32, filename string, argv, envv []string
 	if err != nil {
 		return nil, loader.Result{}, err
 	}
+	k.accountMM(m, t.tg)
 	first := true
 	res, err := loader.Load(m, loader.Args{
 		Filename: filename,

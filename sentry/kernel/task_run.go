@@ -147,12 +147,11 @@ func (t *Task) handleFault(info platform.SwitchInfo) {
 	t.faultTrapno = 14
 	t.faultErr = info.ErrorCode
 	if errors.Is(err, unix.ENOMEM) {
-		// Out of sandbox memory: like Linux's OOM killer, the faulting
-		// process is killed with SIGKILL.
-		t.k.log.Warn("out of memory: killing process", "pid", t.tg.tgid, "name", t.Name(),
-			"limit", t.k.cfg.MemFile.Size(), "used", t.k.cfg.MemFile.Used())
+		// Out of memory (the container's limit or the sandbox's): the
+		// faulting process is killed with SIGKILL
+		// (container_memory.go).
 		t.k.mu.Lock()
-		t.k.groupExitLocked(t.tg, killedBy(linux.SIGKILL, false))
+		t.k.oomKillLocked(t.tg)
 		t.k.mu.Unlock()
 		return
 	}

@@ -257,12 +257,16 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 }
 
 // mountVolumes bind-mounts the config's mounts and the pod's /etc files
-// (unless the config mounts something on them) inside c's rootfs, and the
-// mount points the sentry needs (/proc, /sys, /dev), recording them in
-// c.HostMounts. The binds are made in the daemon's mount namespace and
-// detached from it once the gofer has its copy (Runner.StartGofer); the
-// rootfs mount is made private first, so that neither the binds nor their
-// removal propagate anywhere. Propagation: PROPAGATION_PRIVATE binds are
+// (unless the config mounts something on them) inside c's rootfs, and
+// makes the mount points the sentry needs (/proc, /sys, /dev). The binds
+// are made in the daemon's mount namespace and detached from it once the
+// gofer has its copy (Runner.StartGofer); the rootfs mount is made private
+// first, so that neither the binds nor their removal propagate anywhere.
+// The binds are not recorded in c.HostMounts: until the gofer starts,
+// unmounting the rootfs (MNT_DETACH) takes them with it, and a path inside
+// the rootfs must never be resolved on the host again once the container
+// can change the tree (a directory on the way replaced by a symlink would
+// send an unmount elsewhere). Propagation: PROPAGATION_PRIVATE binds are
 // rprivate, PROPAGATION_HOST_TO_CONTAINER ones rslave (see cri/sandbox);
 // PROPAGATION_BIDIRECTIONAL is refused (the container's mounts are the
 // sentry's, they cannot reach the host).
@@ -303,11 +307,9 @@ func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *stor
 			}
 			opts.RecursiveReadOnly = true
 		}
-		hp, err := sandbox.Bind(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), opts)
-		if err != nil {
+		if _, err := sandbox.Bind(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), opts); err != nil {
 			return err
 		}
-		c.HostMounts = append(c.HostMounts, hp)
 		taken[filepath.Clean(m.GetContainerPath())] = true
 	}
 	for _, name := range sandbox.EtcFiles {
@@ -315,11 +317,9 @@ func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *stor
 		if taken[dest] {
 			continue
 		}
-		hp, err := sandbox.BindInRoot(c.RootfsDir, dest, filepath.Join(pod.Dir, name), false)
-		if err != nil {
+		if _, err := sandbox.BindInRoot(c.RootfsDir, dest, filepath.Join(pod.Dir, name), false); err != nil {
 			return err
 		}
-		c.HostMounts = append(c.HostMounts, hp)
 	}
 	// Mount points of the sentry's own file systems, made now in case the
 	// rootfs becomes read-only.

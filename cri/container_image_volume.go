@@ -52,8 +52,9 @@ func (s *Server) resolveImageVolumes(ctx context.Context, cfg *runtimeapi.Contai
 }
 
 // mountImageVolume prepares image volume m of container c (the n-th) and
-// binds it into the rootfs, recording what it made in c (HostMounts,
-// VolumeKeys) for the removal, or for the caller's rollback.
+// binds it into the rootfs, recording what it made in c (HostMounts for
+// the image's mount, VolumeKeys) for the removal, or for the caller's
+// rollback.
 func (s *Server) mountImageVolume(ctx context.Context, c *store.Container, n int, m *runtimeapi.Mount) error {
 	key := c.ID + "-iv" + strconv.Itoa(n)
 	rootfs, _, err := s.images.PrepareRootfs(ctx, m.GetImage().GetImageRef(), key, images.ReadOnly(),
@@ -91,11 +92,10 @@ func (s *Server) mountImageVolume(ctx context.Context, c *store.Container, n int
 		// The magic link names the place resolved inside the image.
 		src = "/proc/self/fd/" + strconv.Itoa(subFD)
 	}
-	hp, err := sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), src, true)
-	if err != nil {
+	// The bind goes with the rootfs mount (see mountVolumes): not recorded.
+	if _, err := sandbox.BindInRoot(c.RootfsDir, m.GetContainerPath(), src, true); err != nil {
 		return fmt.Errorf("image volume %q: %w", m.GetContainerPath(), err)
 	}
-	c.HostMounts = append(c.HostMounts, hp)
 	// The bind holds the image's file system now; the mount it was made
 	// from is not needed on the host.
 	if err := sandbox.Unmount([]string{dir}); err != nil {

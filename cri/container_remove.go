@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,7 +66,16 @@ func (s *Server) removeContainerLocked(ctx context.Context, id string) error {
 	wctx, cancel := context.WithTimeout(bg(ctx), 2*time.Second)
 	sandbox.WaitExit(wctx, c.GoferPID, c.RootfsDir)
 	cancel()
-	if err := sandbox.Unmount(c.HostMounts); err != nil {
+	// Mounts below the rootfs (recorded by older daemons) go with it:
+	// their paths are not resolved on the host again, where the container
+	// may have replaced a directory on the way by a symlink.
+	var mounts []string
+	for _, m := range c.HostMounts {
+		if !strings.HasPrefix(m, c.RootfsDir+"/") {
+			mounts = append(mounts, m)
+		}
+	}
+	if err := sandbox.Unmount(mounts); err != nil {
 		return fmt.Errorf("RemoveContainer %s: %w", id, err)
 	}
 	if err := s.images.RemoveRootfs(bg(ctx), c.RootfsKey); err != nil {

@@ -3,6 +3,7 @@ package cri
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -191,5 +192,46 @@ func TestVolumePropagationRefused(t *testing.T) {
 	}
 	if m := mountsUnder(filepath.Join(root, containersDir)); len(m) != 0 {
 		t.Errorf("mounts left: %v", m)
+	}
+}
+
+// TestRemoveContainerResolvesNothingInTheRootfs: a container that
+// replaces a volume's parent directory by a symlink to a host directory
+// holding a mount of the volume's name cannot make RemoveContainer
+// unmount that host mount (no path inside the rootfs is resolved on the
+// host after the start).
+func TestRemoveContainerResolvesNothingInTheRootfs(t *testing.T) {
+	e := newPodEnv(t)
+	root := filepath.Join(t.TempDir(), "root")
+	d := startPodDaemon(t, root, e.certs)
+	d.pull(t, e.image)
+	pcfg := podConfigFor("symlinks", t.TempDir())
+	podID := d.runPod(t, pcfg)
+	victim := t.TempDir()
+	for _, name := range []string{"vol"} {
+		mp := filepath.Join(victim, name)
+		os.Mkdir(mp, 0o755)
+		if err := unix.Mount("none", mp, "tmpfs", 0, ""); err != nil {
+			t.Skip("cannot mount a tmpfs:", err)
+		}
+		defer unix.Unmount(mp, unix.MNT_DETACH)
+	}
+	cfg := ctrConfig("sym", e.image, "sleep 1000")
+	cfg.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{RunAsUser: &runtimeapi.Int64Value{Value: 0}}}
+	cfg.Mounts = []*runtimeapi.Mount{{ContainerPath: "/data/vol", HostPath: t.TempDir()}}
+	id := d.createStart(t, podID, pcfg, cfg)
+	// (/etc comes from the image's lower layer: overlayfs refuses to
+	// rename it, EXDEV; /data was made in the upper layer.)
+	r := d.exec(t, id, 10, "sh", "-c", "mv /data /data.old && ln -s "+victim+" /data")
+	if r.ExitCode != 0 {
+		t.Fatalf("replacing directories by symlinks: %d %s", r.ExitCode, r.Stderr)
+	}
+	if _, err := d.rt.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"vol"} {
+		if m := mountsUnder(victim); !slices.Contains(m, filepath.Join(victim, name)) {
+			t.Errorf("the host's mount %s is gone: %v", name, m)
+		}
 	}
 }

@@ -161,12 +161,13 @@ func RemountReadOnly(target string) error {
 	return nil
 }
 
-// Unmount detaches the mounts at paths, last first; a path that is not
-// mounted (any more) is skipped.
+// Unmount detaches the mounts at paths (and everything below them), last
+// first; a path that is not mounted (any more) is skipped, and a symlink
+// in the last component is not followed.
 func Unmount(paths []string) error {
 	var first error
 	for i := len(paths) - 1; i >= 0; i-- {
-		err := unix.Unmount(paths[i], unix.MNT_DETACH)
+		err := unix.Unmount(paths[i], unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW)
 		if err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) && first == nil {
 			first = fmt.Errorf("unmount %s: %w", paths[i], err)
 		}

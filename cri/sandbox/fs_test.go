@@ -173,6 +173,12 @@ func TestBindPropagation(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(src, "back")); len(ents) != 0 {
 		t.Errorf("a mount in the rslave bind reached the source: %v", ents)
 	}
+	// rslave of a source that is not a shared mount: nothing to receive,
+	// but no error (runc's behaviour too).
+	plain := t.TempDir()
+	if _, err := Bind(root, "/plain", plain, BindOptions{HostToContainer: true, ReadOnly: true}); err != nil {
+		t.Errorf("rslave bind of a private source: %v", err)
+	}
 	below, err := MountsBelow(root)
 	if err != nil || len(below) < 3 {
 		t.Fatalf("MountsBelow: %v %v", below, err)

@@ -199,7 +199,7 @@ func (r *Runner) StartSentry(dir, socket string, spec Spec) (_ *Sentry, retErr e
 
 // Gofer is a started gofer.
 type Gofer struct {
-	// PID is the gofer's waiting parent (its lifetime is the gofer's).
+	// PID is the gofer process (born in its mount namespace, detached).
 	PID int
 	// Conn is the sentry's end of the gofer's socket; the caller passes
 	// it to the sentry and closes it.

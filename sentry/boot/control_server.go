@@ -267,6 +267,12 @@ func (s *server) handle(req *control.Request, fds []*os.File) (res any, err erro
 			return nil, err
 		}
 		return p.portForward(&r, fds)
+	case control.MethodUpdateResources:
+		var r control.UpdateResourcesRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return struct{}{}, p.updateResources(&r)
 	case control.MethodShutdown:
 		// Kill everything now; RunPod exits once this answer is out.
 		p.Shutdown()
@@ -319,7 +325,9 @@ func (p *Pod) wait(id string) (*control.WaitResult, error) {
 	}
 	<-c.kc.Done()
 	ws, at, _ := c.kc.Status()
-	return waitResult(ws, at.UnixNano()), nil
+	r := waitResult(ws, at.UnixNano())
+	r.OOMKilled = c.kc.OOMKilled()
+	return r, nil
 }
 
 func waitResult(ws interface {

@@ -49,6 +49,7 @@ func (p *Pod) createContainer(req *control.CreateContainerRequest, fds []*os.Fil
 		settled: make(chan struct{}),
 		ttys:    map[kernel.ThreadID]*os.File{},
 	}
+	c.applyResources(req)
 	// Reserve the id while building (the build takes round trips).
 	p.containers[req.ID] = c
 	p.mu.Unlock()

@@ -104,8 +104,12 @@ func (p *Pod) stats(id string) (*control.StatsResult, error) {
 		}
 		u := c.kc.Usage()
 		r.CPUNanos = uint64(u.CPUNanos)
-		r.MemoryBytes = u.ResidentBytes
 		r.Processes = u.Processes
+		ms := c.kc.MemoryStats()
+		r.MemoryBytes, r.OOMKills = ms.UsageBytes, ms.OOMKills
+		if ms.LimitBytes != 0 && ms.LimitBytes < r.MemoryLimit {
+			r.MemoryLimit = ms.LimitBytes
+		}
 		return r, nil
 	}
 	p.mu.Lock()

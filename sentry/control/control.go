@@ -160,6 +160,9 @@ type CreateContainerRequest struct {
 	// ReadonlyPaths are bound read-only onto themselves (not recursively:
 	// mounts below them keep their own flags); missing ones are skipped.
 	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// MemoryLimit is the container's memory limit in bytes (0: none;
+	// see UpdateResourcesRequest for what it covers).
+	MemoryLimit uint64 `json:"memoryLimit,omitempty"`
 }
 
 // ContainerRequest names a container.
@@ -188,6 +191,9 @@ type WaitResult struct {
 	Signal   int  `json:"signal,omitempty"`
 	// FinishedAt is the exit time in Unix nanoseconds.
 	FinishedAt int64 `json:"finishedAt"`
+	// OOMKilled is set (by Wait) when a process of the container was
+	// killed for lack of memory (its limit or the pod's).
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 // ExecRequest starts a process in a container.
@@ -232,12 +238,18 @@ type StatsResult struct {
 	Timestamp int64 `json:"timestamp"`
 	// CPUNanos is cumulative CPU time used.
 	CPUNanos uint64 `json:"cpuNanos"`
-	// MemoryBytes is the working set (resident application memory);
-	// MemoryLimit the sandbox's limit.
+	// MemoryBytes is the working set: for a container the memory
+	// charged to it (UpdateResourcesRequest says what counts), for the
+	// pod everything its memory file holds. MemoryLimit is the
+	// container's limit, or the sandbox's when it has none (or for
+	// the pod).
 	MemoryBytes uint64 `json:"memoryBytes"`
 	MemoryLimit uint64 `json:"memoryLimit"`
 	// Processes is the number of live processes.
 	Processes int `json:"processes"`
+	// OOMKills counts processes killed for lack of memory (a
+	// container's only).
+	OOMKills int `json:"oomKills,omitempty"`
 }
 
 // ProcessInfo is one process of a container.

@@ -158,12 +158,14 @@ func (v *VirtualFilesystem) BindMountAt(ctx Context, src VirtualDentry, pop *Pat
 }
 
 // checkTargetLocked checks that a mount may be placed at vd: in the
-// caller's namespace (ns nil: boot, anywhere), attached, not unlinked.
+// caller's namespace (ns nil: boot, anywhere), not unmounted, not
+// unlinked.
 func (v *VirtualFilesystem) checkTargetLocked(ns *MountNamespace, vd VirtualDentry) error {
-	if vd.Mount.anon || !vd.Mount.attached || !ns.containsLocked(vd.Mount) {
+	if vd.Mount.anon || !ns.containsLocked(vd.Mount) {
 		return unix.EINVAL
 	}
-	if vd.Dentry.dead.Load() {
+	if vd.Dentry.dead.Load() || !vd.Mount.attached {
+		// Linux: a lazily unmounted tree takes no new mounts (ENOENT).
 		return unix.ENOENT
 	}
 	return nil

@@ -276,9 +276,9 @@ func hasUnbindableLocked(m *Mount) bool {
 // working or root directories inside, or with mounts above it, gives
 // EBUSY. MNT_FORCE is accepted (nothing to abort); MNT_EXPIRE marks the
 // mount (EAGAIN) and unmounts it at the second call if it was not used
-// in between. The root of a tree (the sandbox root, an unshared
-// namespace's root) cannot be unmounted (EINVAL); the caller's own root
-// only lazily.
+// in between. The caller's own root can only be unmounted lazily: its
+// processes keep their root and working directories, and see none of the
+// submounts any more (as Linux, which disconnects them).
 func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int) error {
 	if flags&^(unix.MNT_FORCE|unix.MNT_DETACH|unix.MNT_EXPIRE|unix.UMOUNT_NOFOLLOW) != 0 {
 		return unix.EINVAL
@@ -318,10 +318,9 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 		}
 	}
 	if callerRoot && flags&unix.MNT_DETACH == 0 {
+		// Linux remounts the caller's root read-only here if nothing
+		// is open for writing on it; the sandbox leaves it as it is.
 		return unix.EBUSY
-	}
-	if m.parent == nil {
-		return unix.EINVAL
 	}
 	if flags&unix.MNT_DETACH == 0 && (len(m.submounts) > 0 || m.refs.Load() > 0) {
 		return unix.EBUSY

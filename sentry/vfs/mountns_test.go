@@ -63,9 +63,15 @@ func TestPivotRoot(t *testing.T) {
 	if n := strings.Count(e.mountinfo(), "\n"); n != 1 {
 		t.Fatalf("mountinfo after umount:\n%s", e.mountinfo())
 	}
-	// A context created later with the tree's former root gets the new
-	// one (an exec into a container whose init pivoted).
-	wantErr(t, "umount / again", e.umount(root, "/", unix.MNT_DETACH), unix.EINVAL)
+	// Lazily unmounting one's root leaves the process where it is.
+	e.must("umount -l /", e.umount(root, "/", unix.MNT_DETACH))
+	if got, _ := e.read(root, "/hello"); got != "new" {
+		t.Fatalf("/hello after umount -l / = %q", got)
+	}
+	if info := e.mountinfo(); info != "" {
+		t.Fatalf("mountinfo after umount -l /:\n%s", info)
+	}
+	wantErr(t, "mount in a detached tree", e.tmpfs(root, "/old", vfs.MountFlags{}), unix.ENOENT)
 }
 
 // TestPivotRootDot is what runc and other container tools do: chdir into

@@ -39,9 +39,10 @@ const (
 	SeccompRetLog = 0x7ffc0000
 	// seccompMaxErrno caps SECCOMP_RET_ERRNO data, as Linux's MAX_ERRNO.
 	seccompMaxErrno = 4095
-	// seccompMaxTotalInsns bounds the instructions of all filters of a
-	// task, counting a 4-instruction overhead per filter (Linux's
-	// MAX_INSNS_PER_PATH); past it installing answers ENOMEM.
+	// seccompMaxTotalInsns bounds the instructions of a new filter plus
+	// those of the task's filters, counting a 4-instruction overhead for
+	// each older one (Linux's MAX_INSNS_PER_PATH); past it installing
+	// answers ENOMEM.
 	seccompMaxTotalInsns = 1 << 15
 	// seccompDataSize is sizeof(struct seccomp_data).
 	seccompDataSize = 64
@@ -221,10 +222,10 @@ func (t *Task) installSeccompFilter(f *SeccompFilter, flags uint32) (ThreadID, e
 		prev, count = old.filters, old.count
 		total = prev.total
 	}
-	total += f.insns + 4
-	if total > seccompMaxTotalInsns {
+	if f.insns+total > seccompMaxTotalInsns {
 		return 0, unix.ENOMEM
 	}
+	total += f.insns + 4
 	ns := &seccompState{
 		mode:  SeccompModeFilter,
 		count: count + 1,

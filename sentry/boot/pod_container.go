@@ -172,6 +172,12 @@ func (c *container) startProcess(proc control.Process, stdio [3]*os.File, withLo
 	if err != nil {
 		return nil, c.errorf("starting %q: executable file not found in the container's PATH: %w", proc.Args[0], err)
 	}
+	var filter *kernel.SeccompFilter
+	if len(proc.Seccomp) > 0 {
+		if filter, err = kernel.DecodeSeccompFilter(proc.Seccomp); err != nil {
+			return nil, c.errorf("seccomp filter: %w", err)
+		}
+	}
 	umask := uint32(0o022)
 	if proc.Umask != nil {
 		umask = *proc.Umask
@@ -258,6 +264,7 @@ func (c *container) startProcess(proc control.Process, stdio [3]*os.File, withLo
 		FDTable:     fdt,
 		FSContext:   fsc,
 		Container:   c.kc,
+		Seccomp:     filter,
 	})
 	if err != nil {
 		if tty != nil {

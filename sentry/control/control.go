@@ -126,6 +126,11 @@ type Process struct {
 	// the pseudo-terminal itself and keeps its master; OpenStdin then says
 	// whether Attach may write to it.
 	OpenStdin bool `json:"openStdin,omitempty"`
+	// Seccomp, if set, is a classic BPF seccomp program (struct
+	// sock_filter entries, 8 bytes each, little-endian) installed on the
+	// process before its first instruction, whatever its privileges
+	// (the container's seccomp profile, cri/seccomp).
+	Seccomp []byte `json:"seccomp,omitempty"`
 }
 
 // Capabilities are capability sets: bit n is capability n (CAP_CHOWN is

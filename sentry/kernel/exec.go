@@ -150,6 +150,9 @@ type ProcessArgs struct {
 	// Container, for StartProcess in a pod kernel: the container the
 	// process joins (container.go).
 	Container *Container
+	// Seccomp, if set, is installed before the first instruction (an
+	// OCI runtime's seccomp profile).
+	Seccomp *SeccompFilter
 }
 
 // StartInit creates the sandbox's init process (id 1) and starts it.
@@ -231,6 +234,9 @@ func (k *Kernel) createProcess(a ProcessArgs, isInit bool) (*ThreadGroup, error)
 	t.creds.Store(execCredentials(a.Credentials, res.ExecFile))
 	t.name = truncComm(path.Base(a.Filename))
 	t.regs = arch.InitialRegisters(res.Entry, res.StackPointer)
+	if a.Seccomp != nil {
+		t.seccomp.Store(a.Seccomp.initialState())
+	}
 	if a.FSContext != nil && a.Umask != 0 {
 		a.FSContext.SwapUmask(a.Umask)
 	}

@@ -104,6 +104,15 @@ func NewSeccompFilter(insns []linux.BPFInstruction) (*SeccompFilter, error) {
 	return &SeccompFilter{prog: p, insns: len(insns)}, nil
 }
 
+// initialState is the state of a new process whose only filter is f.
+func (f *SeccompFilter) initialState() *seccompState {
+	return &seccompState{
+		mode:    SeccompModeFilter,
+		count:   1,
+		filters: &seccompFilter{prog: f.prog, insns: f.insns, total: f.insns + 4},
+	}
+}
+
 // DecodeSeccompFilter decodes len(b)/8 struct sock_filter entries (code
 // u16, jt u8, jf u8, k u32, little-endian) and validates them.
 func DecodeSeccompFilter(b []byte) (*SeccompFilter, error) {

@@ -230,6 +230,7 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 		Hostname:    podCfg.GetHostname(),
 	}
 	req.MaskedPaths, req.ReadonlyPaths = securityPaths(sc)
+	req.MemoryLimit = memoryLimit(cfg.GetLinux().GetResources())
 	attachProcess(&req.Process, cfg)
 	fds := []int{int(g.Conn.Fd())}
 	if logFile != nil {

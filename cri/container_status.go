@@ -37,6 +37,11 @@ func (s *Server) containerStatusCall(_ context.Context, r *runtimeapi.ContainerS
 	return resp, nil
 }
 
+// reasonOOMKilled is an exited container's reason when one of its processes
+// was killed for lack of memory (its limit or the pod's), whatever the exit
+// code, as containerd reports it.
+const reasonOOMKilled = "OOMKilled"
+
 // containerStatus is the CRI status of c.
 func (s *Server) containerStatus(c *store.Container) *runtimeapi.ContainerStatus {
 	cfg := containerConfig(c)

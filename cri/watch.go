@@ -96,7 +96,9 @@ func (s *Server) stopWatchers() {
 func (s *Server) recordExit(id string, wr control.WaitResult, reason, msg string) {
 	if reason == "" {
 		reason = reasonCompleted
-		if wr.ExitCode != 0 {
+		if wr.OOMKilled {
+			reason = reasonOOMKilled
+		} else if wr.ExitCode != 0 {
 			reason = reasonError
 		}
 	}

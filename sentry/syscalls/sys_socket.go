@@ -23,7 +23,7 @@ const (
 func init() {
 	addFamily(map[uintptr]Entry{
 		unix.SYS_SOCKET: {Handler: Socket, Support: Partial,
-			Note: "AF_UNIX; AF_INET and AF_INET6 over the pod's netstack (TCP, UDP, ICMP ping sockets, SOCK_RAW with CAP_NET_RAW); AF_NETLINK, AF_PACKET and the rest return EAFNOSUPPORT"},
+			Note: "AF_UNIX; AF_INET and AF_INET6 over the pod's netstack (TCP, UDP, ICMP ping sockets, SOCK_RAW with CAP_NET_RAW); AF_NETLINK NETLINK_ROUTE read-only (links, addresses); AF_PACKET and the rest return EAFNOSUPPORT"},
 		unix.SYS_SOCKETPAIR:  {Handler: SocketPair, Support: Full},
 		unix.SYS_BIND:        {Handler: Bind, Support: Partial, Note: famNote + "; AF_UNIX path names need a filesystem with socket files (tmpfs; EOPNOTSUPP elsewhere)"},
 		unix.SYS_LISTEN:      {Handler: Listen, Support: Partial, Note: famNote},
@@ -140,8 +140,10 @@ func Socket(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 		f, err = unixsock.New(t, t.Kernel().VFS(), stype, protocol, flags)
 	case unix.AF_INET, unix.AF_INET6:
 		f, err = inet.New(t, t.Kernel().VFS(), domain, stype, protocol, flags)
+	case unix.AF_NETLINK:
+		f, err = inet.NewNetlink(t, t.Kernel().VFS(), stype, protocol, flags)
 	default:
-		// AF_NETLINK, AF_PACKET...
+		// AF_PACKET...
 		return 0, unix.EAFNOSUPPORT
 	}
 	if err != nil {

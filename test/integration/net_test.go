@@ -200,6 +200,12 @@ ping -c 1 -W 1 10.0.0.1; echo status $?
 	{name: "ping-unprivileged", opts: sandboxOpts{user: "1000:1000"}, script: `
 ping -c 1 127.0.0.1; echo status $?
 `},
+	{name: "ip-netlink", script: `
+ip link
+ip addr
+ip -4 addr
+ip route
+`},
 	{name: "ifconfig-netstat", script: `
 ifconfig lo | grep -E "inet addr|UP"
 ifconfig -a | grep -c "Link encap"

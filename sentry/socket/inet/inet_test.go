@@ -405,3 +405,78 @@ func TestDialLoopback(t *testing.T) {
 		t.Errorf("dialer got %q %v", got, err)
 	}
 }
+
+// nlMessages splits a datagram into (type, body) pairs.
+func nlMessages(t *testing.T, d []byte) (out []struct {
+	typ  uint16
+	body []byte
+}) {
+	t.Helper()
+	for off := 0; off+nlmsgHdrLen <= len(d); {
+		l := int(binary.LittleEndian.Uint32(d[off:]))
+		if l < nlmsgHdrLen || off+l > len(d) {
+			t.Fatalf("bad netlink length %d at %d of %d", l, off, len(d))
+		}
+		out = append(out, struct {
+			typ  uint16
+			body []byte
+		}{binary.LittleEndian.Uint16(d[off+4:]), d[off+nlmsgHdrLen : off+l]})
+		off += nlAlign(l)
+	}
+	return out
+}
+
+func TestNetlinkRoute(t *testing.T) {
+	e := newEnv(t)
+	f, err := NewNetlink(e.ctx, e.v, unix.SOCK_RAW, unix.NETLINK_ROUTE, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef(e.ctx)
+	s := f.Impl().(*nlSock)
+	if _, err := NewNetlink(e.ctx, e.v, unix.SOCK_RAW, unix.NETLINK_AUDIT, 0); err != unix.EPROTONOSUPPORT {
+		t.Errorf("NETLINK_AUDIT: %v", err)
+	}
+	req := func(typ uint16, flags uint16, seq uint32, body []byte) {
+		t.Helper()
+		var m nlMsg
+		st := m.begin(typ, unix.NLM_F_REQUEST|flags, seq, 0)
+		m.raw(body)
+		m.end(st)
+		if _, err := s.SendMsg(e.ctx, nil, [][]byte{m.b}, nil, socket.ControlMessages{}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() []byte {
+		t.Helper()
+		buf := make([]byte, 8192)
+		r, err := s.RecvMsg(nil, nil, [][]byte{buf}, 0, false)
+		if err != nil {
+			t.Fatalf("recv: %v", err)
+		}
+		return buf[:r.N]
+	}
+	req(unix.RTM_GETLINK, unix.NLM_F_DUMP, 7, make([]byte, 1))
+	msgs := nlMessages(t, read())
+	if len(msgs) != 1 || msgs[0].typ != unix.RTM_NEWLINK || int32(binary.LittleEndian.Uint32(msgs[0].body[4:])) != 1 ||
+		!bytes.Contains(msgs[0].body, []byte("lo\x00")) {
+		t.Fatalf("link dump: %+v", msgs)
+	}
+	if done := nlMessages(t, read()); len(done) != 1 || done[0].typ != unix.NLMSG_DONE {
+		t.Fatalf("no NLMSG_DONE after the dump: %+v", done)
+	}
+	req(unix.RTM_GETADDR, unix.NLM_F_DUMP, 8, []byte{unix.AF_INET6})
+	msgs = nlMessages(t, read())
+	if len(msgs) != 1 || msgs[0].body[0] != unix.AF_INET6 || msgs[0].body[1] != 128 || !bytes.Contains(msgs[0].body, append(make([]byte, 15), 1)) {
+		t.Fatalf("IPv6 address dump: %+v", msgs)
+	}
+	read() // NLMSG_DONE
+	req(unix.RTM_NEWADDR, unix.NLM_F_ACK, 9, make([]byte, 8))
+	msgs = nlMessages(t, read())
+	if len(msgs) != 1 || msgs[0].typ != unix.NLMSG_ERROR || int32(binary.LittleEndian.Uint32(msgs[0].body)) != -int32(unix.EOPNOTSUPP) {
+		t.Fatalf("RTM_NEWADDR by root: %+v, want EOPNOTSUPP", msgs)
+	}
+	if _, err := s.RecvMsg(nil, nil, [][]byte{make([]byte, 10)}, 0, false); err != unix.EAGAIN {
+		t.Errorf("empty queue: %v, want EAGAIN", err)
+	}
+}

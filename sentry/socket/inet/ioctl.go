@@ -73,8 +73,7 @@ func (st *Stack) Interfaces() ([]Interface, error) {
 }
 
 // Ioctl implements vfs.FileImpl: FIONREAD (SIOCINQ), TIOCOUTQ (SIOCOUTQ)
-// and the interface queries SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX,
-// SIOCGIFNAME, SIOCGIFADDR, SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR.
+// and the interface ioctls (InterfaceIoctl).
 func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, arg uintptr) (uintptr, error) {
 	switch cmd {
 	case linux.FIONREAD, linux.TIOCOUTQ:
@@ -93,11 +92,31 @@ func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, 
 			return 0, unix.EFAULT
 		}
 		return 0, nil
+	}
+	return s.st.InterfaceIoctl(ctx, cmd, arg)
+}
+
+// InterfaceIoctl answers the interface ioctls, which Linux accepts on a
+// socket of any family (glibc's if_nametoindex uses an AF_UNIX socket):
+// SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFADDR,
+// SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFTXQLEN. Changes
+// (SIOCSIF*, SIOCADDRT...) answer EPERM without CAP_NET_ADMIN and
+// EOPNOTSUPP with it: the pod's interfaces are configured by the runtime.
+// Other commands answer ENOTTY.
+func (st *Stack) InterfaceIoctl(ctx vfs.IoctlContext, cmd uint32, arg uintptr) (uintptr, error) {
+	switch cmd {
 	case unix.SIOCGIFCONF:
-		return 0, s.st.ifconf(ctx, arg)
+		return 0, st.ifconf(ctx, arg)
 	case unix.SIOCGIFFLAGS, unix.SIOCGIFINDEX, unix.SIOCGIFNAME, unix.SIOCGIFADDR,
-		unix.SIOCGIFNETMASK, unix.SIOCGIFMTU, unix.SIOCGIFHWADDR:
-		return 0, s.st.ifreq(ctx, cmd, arg)
+		unix.SIOCGIFNETMASK, unix.SIOCGIFMTU, unix.SIOCGIFHWADDR, unix.SIOCGIFTXQLEN:
+		return 0, st.ifreq(ctx, cmd, arg)
+	case unix.SIOCSIFFLAGS, unix.SIOCSIFADDR, unix.SIOCSIFNETMASK, unix.SIOCSIFMTU, unix.SIOCSIFHWADDR,
+		unix.SIOCSIFTXQLEN, unix.SIOCSIFNAME, unix.SIOCSIFBRDADDR, unix.SIOCSIFDSTADDR,
+		unix.SIOCADDRT, unix.SIOCDELRT, unix.SIOCDIFADDR:
+		if !ctx.Credentials().HasCapability(capNetAdmin) {
+			return 0, unix.EPERM
+		}
+		return 0, unix.EOPNOTSUPP
 	}
 	return 0, unix.ENOTTY
 }
@@ -178,6 +197,8 @@ func (st *Stack) ifreq(ctx vfs.IoctlContext, cmd uint32, arg uintptr) error {
 		binary.LittleEndian.PutUint32(u, ifc.MTU)
 	case unix.SIOCGIFHWADDR:
 		binary.LittleEndian.PutUint16(u, ifc.ARPType)
+	case unix.SIOCGIFTXQLEN:
+		binary.LittleEndian.PutUint32(u, loopbackTxQLen)
 	}
 	if _, err := ctx.CopyOut(arg, req); err != nil {
 		return unix.EFAULT

@@ -267,6 +267,12 @@ func (s *server) handle(req *control.Request, fds []*os.File) (res any, err erro
 			return nil, err
 		}
 		return p.portForward(&r, fds)
+	case control.MethodConfigureNetwork:
+		var r control.ConfigureNetworkRequest
+		if err := decode(&r); err != nil {
+			return nil, err
+		}
+		return struct{}{}, p.configureNetwork(&r, fds)
 	case control.MethodUpdateResources:
 		var r control.UpdateResourcesRequest
 		if err := decode(&r); err != nil {

@@ -67,6 +67,19 @@ func TestPodMemoryLimitOOM(t *testing.T) {
 		t.Fatalf("usage after exit: %+v", st)
 	}
 
+	// The limit covers the container's processes together: a dd holding
+	// a 20 MiB buffer (blocked writing to a pipe nobody reads) leaves
+	// too little for a second one, which is killed; the shell sees it.
+	p.createLimited("sum", 32<<20, "sh", "-c",
+		"dd if=/dev/zero bs=20M count=1 2>/dev/null | sleep 1000 & sleep 1; "+
+			"dd if=/dev/zero of=/dev/null bs=20M count=1; exit $?")
+	if r := p.wait("sum"); r.ExitCode != 137 || r.Signaled || !r.OOMKilled {
+		t.Fatalf("second dd over the container's limit: %+v, want the shell's exit 137 and OOMKilled", r)
+	}
+	if st := p.stats("sum"); st.MemoryBytes != 0 || st.OOMKills != 1 {
+		t.Fatalf("stats after the container's end: %+v", st)
+	}
+
 	// Raising the limit of a running container (its shell waits a
 	// little first) lets the same command through.
 	p.createLimited("raised", 16<<20, "sh", "-c", "sleep 1; "+dd)

@@ -145,6 +145,12 @@ type Mount struct {
 	submounts map[*Dentry]*Mount
 	// attached: the mount is in the mount list (not unmounted).
 	attached bool
+	// locked: made by the sandbox itself (boot), not by an application:
+	// like Linux's MNT_LOCKED, it cannot be unmounted or moved on its own
+	// and a non-recursive bind cannot show what it covers (what lies
+	// below /proc of a rootfs served from the host, say). The root of a
+	// namespace is not locked.
+	locked bool
 	// prop is the recorded propagation type (guarded by mountMu).
 	prop Propagation
 

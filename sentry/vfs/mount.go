@@ -86,6 +86,7 @@ func (v *VirtualFilesystem) MountAt(ctx Context, pop *PathOperation, fs *Filesys
 		return unix.ENOSPC
 	}
 	m := v.newMountLocked(fs, fs.root, source, flags)
+	m.locked = pop.ns == nil
 	v.attachLocked(m, v.topLocked(vd))
 	v.listLocked(m)
 	return nil
@@ -110,13 +111,16 @@ func sameKind(ctx Context, dst, src *Dentry) error {
 }
 
 // MountAtVD mounts fs on vd without permission checks (boot uses it).
-// fs's root may be a file, to mount over a file.
+// fs's root may be a file, to mount over a file. The mount is locked (see
+// Mount.locked), as are those MountAt and BindMountAt make for a
+// PathOperation not made by FSContext.PathOp (boot's).
 func (v *VirtualFilesystem) MountAtVD(vd VirtualDentry, fs *Filesystem, source string, flags MountFlags) *Mount {
 	v.renameMu.Lock()
 	defer v.endWrite()
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
 	m := v.newMountLocked(fs, fs.root, source, flags)
+	m.locked = true
 	v.attachLocked(m, v.topLocked(vd))
 	v.listLocked(m)
 	return m
@@ -152,6 +156,7 @@ func (v *VirtualFilesystem) BindMountAt(ctx Context, src VirtualDentry, pop *Pat
 		return unix.ENOSPC
 	}
 	m := v.newMountLocked(src.Mount.fs, src.Dentry, src.Mount.source, flags)
+	m.locked = pop.ns == nil
 	v.attachLocked(m, v.topLocked(vd))
 	v.listLocked(m)
 	return nil
@@ -239,22 +244,45 @@ func (m *Mount) childrenLocked() []*Mount {
 // dissolveLocked unmounts m and everything above it: each mount is
 // detached from its mount point, dropped from the mount list and gives
 // back its root's reference. Processes still inside keep their files and
-// directories (a lazy unmount), but no longer see the submounts.
-func (v *VirtualFilesystem) dissolveLocked(m *Mount) {
+// directories (a lazy unmount), but no longer see the submounts. With
+// keepLocked (an application's unmount) locked mounts above m are only
+// dropped from the list: they stay on their (unmounted) parents, as Linux
+// keeps MNT_LOCKED mounts connected, so what they cover stays hidden.
+func (v *VirtualFilesystem) dissolveLocked(m *Mount, keepLocked bool) {
 	for _, c := range m.childrenLocked() {
-		v.dissolveLocked(c)
+		if keepLocked && c.locked {
+			v.unlistTreeLocked(c)
+			continue
+		}
+		v.dissolveLocked(c, keepLocked)
 	}
 	v.detachLocked(m)
 	if !m.attached {
 		return
 	}
-	m.attached = false
+	v.unlistLocked(m)
 	m.root.refs.Add(-1)
+}
+
+// unlistLocked drops m from the mount list.
+func (v *VirtualFilesystem) unlistLocked(m *Mount) {
+	m.attached = false
 	for i, o := range v.mountList {
 		if o == m {
 			v.mountList = append(v.mountList[:i], v.mountList[i+1:]...)
 			break
 		}
+	}
+}
+
+// unlistTreeLocked drops m and the mounts above it from the list, keeping
+// them connected.
+func (v *VirtualFilesystem) unlistTreeLocked(m *Mount) {
+	if m.attached {
+		v.unlistLocked(m)
+	}
+	for _, c := range m.submounts {
+		v.unlistTreeLocked(c)
 	}
 }
 

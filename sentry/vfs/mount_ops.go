@@ -59,8 +59,12 @@ func (v *VirtualFilesystem) BindMount(ctx Context, src, dst *PathOperation, recu
 	if recursive {
 		m = v.copyTreeLocked(sm, svd.Dentry, nil)
 	} else {
+		if src.ns != nil && hasLockedChildrenLocked(sm, svd.Dentry) {
+			return unix.EINVAL // it would show what they cover
+		}
 		m = v.cloneLocked(sm, svd.Dentry)
 	}
+	m.locked = false
 	v.attachLocked(m, v.topLocked(dvd))
 	v.listLocked(m)
 	return nil
@@ -82,6 +86,7 @@ func (v *VirtualFilesystem) cloneLocked(sm *Mount, root *Dentry) *Mount {
 // skipping unbindable ones. old2new, if not nil, records the clones.
 func (v *VirtualFilesystem) copyTreeLocked(sm *Mount, root *Dentry, old2new map[*Mount]*Mount) *Mount {
 	m := v.cloneLocked(sm, root)
+	m.locked = sm.locked
 	if old2new != nil {
 		old2new[sm] = m
 		m.prop = sm.prop
@@ -97,6 +102,17 @@ func (v *VirtualFilesystem) copyTreeLocked(sm *Mount, root *Dentry, old2new map[
 		v.attachLocked(cc, VirtualDentry{m, c.point})
 	}
 	return m
+}
+
+// hasLockedChildrenLocked reports whether a locked mount sits on sm at or
+// below root.
+func hasLockedChildrenLocked(sm *Mount, root *Dentry) bool {
+	for _, c := range sm.submounts {
+		if c.locked && isSubdir(c.point, root) {
+			return true
+		}
+	}
+	return false
 }
 
 // countCopyLocked is the number of mounts copyTreeLocked(sm, root) makes.
@@ -235,7 +251,7 @@ func (v *VirtualFilesystem) MoveMount(ctx Context, src, dst *PathOperation) erro
 		return err
 	}
 	m := svd.Mount
-	if !m.attached || !src.ns.containsLocked(m) || svd.Dentry != m.root {
+	if !m.attached || !src.ns.containsLocked(m) || svd.Dentry != m.root || (src.ns != nil && m.locked) {
 		return unix.EINVAL
 	}
 	if kindErr != nil {
@@ -276,7 +292,10 @@ func hasUnbindableLocked(m *Mount) bool {
 // working or root directories inside, or with mounts above it, gives
 // EBUSY. MNT_FORCE is accepted (nothing to abort); MNT_EXPIRE marks the
 // mount (EAGAIN) and unmounts it at the second call if it was not used
-// in between. The caller's own root can only be unmounted lazily: its
+// in between. Mounts the sandbox made itself (Mount.locked) cannot be
+// unmounted by an application (EINVAL, as Linux's MNT_LOCKED) and stay
+// in place when their parent is. The caller's own root can only be
+// unmounted lazily: its
 // processes keep their root and working directories, and see none of the
 // submounts any more (as Linux, which disconnects them).
 func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int) error {
@@ -302,7 +321,7 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 	defer v.mountMu.Unlock()
 	vd = v.topLocked(vd)
 	m := vd.Mount
-	if m.anon || vd.Dentry != m.root || !m.attached || !pop.ns.containsLocked(m) {
+	if m.anon || vd.Dentry != m.root || !m.attached || !pop.ns.containsLocked(m) || (pop.ns != nil && m.locked) {
 		return unix.EINVAL
 	}
 	callerRoot := pop.Root.Ok() && pop.Root.Mount == m
@@ -325,7 +344,7 @@ func (v *VirtualFilesystem) UmountAt(ctx Context, pop *PathOperation, flags int)
 	if flags&unix.MNT_DETACH == 0 && (len(m.submounts) > 0 || m.refs.Load() > 0) {
 		return unix.EBUSY
 	}
-	v.dissolveLocked(m)
+	v.dissolveLocked(m, pop.ns != nil)
 	return nil
 }
 

@@ -310,3 +310,117 @@ func TestMountLimit(t *testing.T) {
 		t.Fatalf("%d mounts", n)
 	}
 }
+
+// TestMountConcurrent: path walks, /proc/self/mountinfo and PathOf run
+// while mounts come and go (run with -race).
+func TestMountConcurrent(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m", "/src", "/src/d")
+	e.write("/src/d/f", "x")
+	done := make(chan struct{})
+	errs := make(chan error, 3)
+	for i := 0; i < 3; i++ {
+		go func(i int) {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				switch i {
+				case 0:
+					e.stat("/m/d/f", true)
+				case 1:
+					e.mountinfo()
+				case 2:
+					p := e.pop("/m/d", true)
+					if vd, err := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{}); err == nil {
+						r := e.fsc.Root()
+						e.v.PathOf(r, vd)
+						r.DecRef()
+						vd.DecRef()
+					}
+					p.Release()
+				}
+			}
+		}(i)
+	}
+	for i := 0; i < 300; i++ {
+		switch i % 3 {
+		case 0:
+			e.bind(root, "/src", "/m", i%2 == 0)
+		case 1:
+			e.tmpfs(root, "/m", vfs.MountFlags{})
+		case 2:
+			for e.umount(root, "/m", unix.MNT_DETACH) == nil {
+			}
+		}
+	}
+	close(done)
+	for i := 0; i < 3; i++ {
+		<-errs
+	}
+}
+
+// TestLockedMounts: mounts the sandbox made (boot: a PathOperation not
+// from FSContext.PathOp) cannot be taken away by an application, so what
+// they cover (a host directory under /proc of a host-served rootfs) stays
+// hidden, as with Linux's MNT_LOCKED.
+func TestLockedMounts(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/ctr")
+	rootVD := e.fsc.Root()
+	defer rootVD.DecRef()
+	bootPop := func(path string) *vfs.PathOperation {
+		return &vfs.PathOperation{Root: rootVD, Start: rootVD, Path: path, FollowFinalSymlink: true}
+	}
+	e.must("boot mount /ctr", e.v.MountAt(root, bootPop("/ctr"), e.v.VisibleFilesystem(rootVD, "tmpfs"), "ctr", vfs.MountFlags{}))
+	e.mkdirs("/ctr/proc")
+	e.write("/ctr/proc/secret", "covered")
+	e.must("boot mount /ctr/proc", e.v.MountAt(root, bootPop("/ctr/proc"), tmpfs.New(e.v, e.mf, tmpfs.Options{}), "proc", vfs.MountFlags{}))
+	// A container rooted at /ctr: its root is not locked, /proc is.
+	p := e.pop("/ctr", true)
+	cvd, err := e.v.GetDentryAt(root, p, vfs.GetDentryOptions{})
+	p.Release()
+	e.must("ctr", err)
+	c := vfs.NewFSContext(cvd, cvd)
+	cvd.DecRef()
+	defer c.DecRef()
+	cpop := func(path string) *vfs.PathOperation { return c.PathOp(vfs.VirtualDentry{}, path, true) }
+	op := func(f func(a, b *vfs.PathOperation) error, a, b string) error {
+		pa, pb := cpop(a), cpop(b)
+		defer pa.Release()
+		defer pb.Release()
+		return f(pa, pb)
+	}
+	umount := func(path string, flags int) error {
+		p := cpop(path)
+		defer p.Release()
+		return e.v.UmountAt(root, p, flags)
+	}
+	wantErr(t, "umount locked", umount("/proc", 0), unix.EINVAL)
+	wantErr(t, "umount -l locked", umount("/proc", unix.MNT_DETACH), unix.EINVAL)
+	wantErr(t, "move locked", op(func(a, b *vfs.PathOperation) error { return e.v.MoveMount(root, a, b) }, "/proc", "/"), unix.EINVAL)
+	e.mkdirs("/ctr/b", "/ctr/rb")
+	wantErr(t, "bind showing what a locked mount covers",
+		op(func(a, b *vfs.PathOperation) error { return e.v.BindMount(root, a, b, false) }, "/", "/b"), unix.EINVAL)
+	e.must("rbind", op(func(a, b *vfs.PathOperation) error { return e.v.BindMount(root, a, b, true) }, "/", "/rb"))
+	if _, err := e.read(root, "/ctr/rb/proc/secret"); err != unix.ENOENT {
+		t.Fatalf("rbind copy shows the covered file: %v", err)
+	}
+	wantErr(t, "umount the copy of a locked mount", umount("/rb/proc", 0), unix.EINVAL)
+	e.must("umount the rbind", umount("/rb", unix.MNT_DETACH))
+	// The container's own root goes lazily; its locked /proc stays on it.
+	e.must("umount -l /", umount("/", unix.MNT_DETACH))
+	if _, err := e.read(root, "/ctr/proc/secret"); err != unix.ENOENT {
+		t.Fatalf("the global view shows %v", err)
+	}
+	cr := c.Root()
+	defer cr.DecRef()
+	p = c.PathOp(vfs.VirtualDentry{}, "/proc/secret", true)
+	defer p.Release()
+	if _, err := e.v.StatAt(root, p); err != unix.ENOENT {
+		t.Fatalf("after umount -l / the container sees the covered file: %v", err)
+	}
+}

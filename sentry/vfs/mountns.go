@@ -79,6 +79,7 @@ func (v *VirtualFilesystem) joinNamespace(root, cwd VirtualDentry) (VirtualDentr
 	}
 	if ns == nil {
 		ns = &MountNamespace{vfs: v, root: root.Mount}
+		root.Mount.locked = false // a namespace's root is not locked
 		if v.nsByRoot == nil {
 			v.nsByRoot = map[*Mount]*MountNamespace{}
 		}
@@ -112,7 +113,7 @@ func (ns *MountNamespace) decRef() {
 		go func() {
 			v.renameMu.Lock()
 			v.mountMu.Lock()
-			v.dissolveLocked(ns.root)
+			v.dissolveLocked(ns.root, false)
 			v.mountMu.Unlock()
 			v.endWrite()
 		}()
@@ -181,7 +182,7 @@ func (v *VirtualFilesystem) PivotRoot(ctx Context, c *FSContext, newRoot, putOld
 		if nm == rm || om == rm {
 			return unix.EBUSY
 		}
-		if root.Dentry != rm.root || nvd.Dentry != nm.root || nm.parent == nil {
+		if root.Dentry != rm.root || nvd.Dentry != nm.root || nm.parent == nil || nm.locked {
 			return unix.EINVAL
 		}
 		if !reachable(nvd, old) || !reachable(root, nvd) {
@@ -193,6 +194,9 @@ func (v *VirtualFilesystem) PivotRoot(ctx Context, c *FSContext, newRoot, putOld
 		v.attachLocked(rm, old)
 		if rp != nil {
 			v.attachLocked(nm, VirtualDentry{rp, rpt})
+		}
+		if rm.locked {
+			rm.locked, nm.locked = false, true
 		}
 		if ns.root == rm {
 			ns.root = nm
@@ -254,6 +258,7 @@ func (c *FSContext) UnshareMountNamespace() error {
 		}
 		old2new := map[*Mount]*Mount{}
 		root := v.copyTreeLocked(ns.root, ns.root.root, old2new)
+		root.locked = false
 		v.listLocked(root)
 		nns := &MountNamespace{vfs: v, root: root, private: true}
 		nns.refs.Store(1)

@@ -250,3 +250,55 @@ func TestNetBusybox(t *testing.T) {
 		})
 	}
 }
+
+// TestNetNginx runs the host's nginx (critest's web server is nginx) in
+// the sandbox over the host's root: two worker processes sharing the
+// listener, epoll, sendfile and TCP_CORK, on 127.0.0.1 and ::1, then 600
+// requests from 30 threads.
+func TestNetNginx(t *testing.T) {
+	requireSandbox(t, true)
+	if _, err := os.Stat("/usr/sbin/nginx"); err != nil {
+		t.Skipf("no nginx on this host (apt-get install nginx-light): %v", err)
+	}
+	script := `
+set -e
+d=$(mktemp -d); chmod 755 $d; mkdir $d/www; echo "nginx page" > $d/www/index.html
+cat > $d/nginx.conf <<END
+worker_processes 2;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 64; }
+http {
+  access_log off; sendfile on; tcp_nopush on;
+  client_body_temp_path $d/cb; proxy_temp_path $d/pt; fastcgi_temp_path $d/ft; uwsgi_temp_path $d/ut; scgi_temp_path $d/st;
+  server { listen 127.0.0.1:8080; listen [::1]:8080; root $d/www; }
+}
+END
+nginx -c $d/nginx.conf -g "daemon off;" & pid=$!
+i=0; until [ -e $d/nginx.pid ] || [ $i -gt 50 ]; do i=$((i+1)); sleep 0.1; done
+` + python + ` -c '
+import threading, urllib.request
+for u in ("http://127.0.0.1:8080/", "http://[::1]:8080/index.html"):
+    print(urllib.request.urlopen(u, timeout=10).read())
+ok, errs, lock = [0], [], threading.Lock()
+def worker():
+    for i in range(20):
+        try:
+            b = urllib.request.urlopen("http://127.0.0.1:8080/", timeout=10).read()
+            with lock: ok[0] += b == b"nginx page\n"
+        except Exception as e:
+            with lock: errs.append(repr(e))
+ts = [threading.Thread(target=worker) for _ in range(30)]
+[t.start() for t in ts]; [t.join() for t in ts]
+print("ok", ok[0], "errors", errs[:3])
+'
+kill $pid; wait $pid || true
+cat $d/error.log
+`
+	r := runSandbox(t, sandboxOpts{timeout: 120 * time.Second}, sh(script)...)
+	checkNoCrash(t, r)
+	want := "b'nginx page\\n'\nb'nginx page\\n'\nok 600 errors []\n"
+	if string(r.stdout) != want || r.code != 0 {
+		t.Errorf("want stdout %q and exit 0, got: %s", want, r.describe())
+	}
+}

@@ -14,6 +14,22 @@
 // dentry over a dentry of another mount; a VirtualDentry is the pair (Mount,
 // Dentry) that names one place in the mount tree.
 //
+// # Mounts
+//
+// Each Mount knows its parent mount, the dentry of the parent it covers and
+// the mounts on its own dentries (submounts); a second mount on the same
+// place stacks on the first one's root. Boot builds the tree (MountRoot,
+// MountAt, BindMountAt, MountAtVD: mount.go); applications change it with
+// mount(2), umount2(2) and pivot_root(2) (mount_ops.go, mountns.go), with
+// Linux's checks and errors, inside their mount namespace: the subtree of
+// their container's root mount (or of a private copy after
+// unshare(CLONE_NEWNS)). Bind mounts are new mounts of the same Filesystem
+// (a gofer-served tree stays served by its gofer). Mounts made by boot are
+// locked (Mount.locked) so an application never uncovers what lies beneath
+// them. /proc/self/mounts and mountinfo list the mounts below the reader's
+// root (GenerateProcMounts); propagation types are recorded, but nothing
+// propagates between trees.
+//
 // # Dentry eviction
 //
 // Dentries of filesystems whose inodes implement Evictor (the gofer
@@ -51,7 +67,14 @@
 //	    filesystem-internal locks (Evictor.Evict runs with renameMu held
 //	      for writing and no other vfs lock)
 //	FileDescription.offMu, FDTable.mu, FSContext.mu, lock tables: leaves,
-//	  never held across calls into a filesystem that takes renameMu.
+//	  never held across calls into a filesystem that takes renameMu (an
+//	  FSContext.mu holder takes neither renameMu nor mountMu).
+//
+// The mount tree's links are written with renameMu and mountMu both held
+// for writing and read with either held: path walks hold renameMu for
+// reading, PathOf and /proc/self/mounts take mountMu for reading. Mount
+// operations resolve their paths and Stat their files first, then take the
+// write locks; no filesystem callback runs under them.
 //
 // Filesystem callbacks (Inode, DirInode, Jumper... methods) run with
 // renameMu held for reading and a directory's dirMu held, so they must not

@@ -30,6 +30,11 @@ import (
 //	--mntns       the caller started this process in a fresh mount namespace
 //	              (clone flag CLONE_NEWNS); without it Main re-executes
 //	              itself in one and waits for that child
+//	--volume FD:ro|rw:PATH  (repeatable) also serve, on the inherited
+//	              SOCK_SEQPACKET socket FD, the directory PATH inside the
+//	              root (a volume's mount point), confined to that tree
+//	              (volumes.go); the gofer ends when every connection has
+//	              been closed
 //
 // Confinement, in this order:
 //
@@ -68,17 +73,19 @@ func Main(args []string) int {
 	ro := fs.Bool("ro", false, "serve read-only")
 	inNS := fs.Bool("mntns", false, "already started in a fresh mount namespace")
 	detached := fs.Bool("detached", false, "no parent-death signal: the gofer outlives its starter and ends when the sentry closes its socket (the CRI daemon)")
+	var vols volumeFlags
+	fs.Var(&vols, "volume", "FD:ro|rw:PATH: serve the directory PATH inside the root on the inherited socket FD (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *root == "" || *sockFD < 0 || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: gofer --root DIR --sock-fd N [--ro] [--mntns [--detached]]")
+		fmt.Fprintln(os.Stderr, "usage: gofer --root DIR --sock-fd N [--ro] [--mntns [--detached]] [--volume FD:ro|rw:PATH]...")
 		return 2
 	}
 	if !*inNS {
-		return reexec(args, *root, *sockFD, *ro)
+		return reexec(args, *root, *sockFD, *ro, vols)
 	}
-	if err := runGofer(*root, *sockFD, *ro, *detached); err != nil {
+	if err := runGofer(*root, *sockFD, *ro, *detached, vols); err != nil {
 		fmt.Fprintln(os.Stderr, "gofer:", err)
 		return 1
 	}
@@ -86,8 +93,8 @@ func Main(args []string) int {
 }
 
 // reexec runs this binary again in a new mount namespace with the socket as
-// fd 3, and waits for it.
-func reexec(args []string, root string, sockFD int, ro bool) int {
+// fd 3 (and the volumes' sockets as 4, 5, ...), and waits for it.
+func reexec(args []string, root string, sockFD int, ro bool, vols []volume) int {
 	n := len(os.Args) - len(args)
 	if n < 1 || !equal(os.Args[n:], args) {
 		fmt.Fprintln(os.Stderr, "gofer: Main's args are not the tail of os.Args; cannot re-execute")
@@ -103,10 +110,21 @@ func reexec(args []string, root string, sockFD int, ro bool) int {
 	if ro {
 		argv = append(argv, "--ro")
 	}
+	extra := []*os.File{sock}
+	for i, v := range vols {
+		f := os.NewFile(uintptr(v.fd), "gofer-volume-sock")
+		if f == nil {
+			fmt.Fprintln(os.Stderr, "gofer: bad --volume fd")
+			return 2
+		}
+		extra = append(extra, f)
+		v.fd = 4 + i
+		argv = append(argv, "--volume", v.format())
+	}
 	cmd := exec.Command("/proc/self/exe", argv...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{sock}
+	cmd.ExtraFiles = extra
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: unix.CLONE_NEWNS,
 		Pdeathsig:  syscall.SIGKILL,
@@ -118,7 +136,9 @@ func reexec(args []string, root string, sockFD int, ro bool) int {
 		fmt.Fprintln(os.Stderr, "gofer: re-exec in a new mount namespace:", err)
 		return 1
 	}
-	sock.Close()
+	for _, f := range extra {
+		f.Close()
+	}
 	go func() {
 		for s := range sigs {
 			cmd.Process.Signal(s)
@@ -153,13 +173,19 @@ func equal(a, b []string) bool {
 }
 
 // runGofer confines the process (see Main) and serves.
-func runGofer(root string, sockFD int, ro, detached bool) error {
+func runGofer(root string, sockFD int, ro, detached bool, vols []volume) error {
 	ppid := os.Getppid()
 	conn, err := socketConn(sockFD)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
+	for _, v := range vols {
+		// Checked now, before any set-up (serveAll wraps them).
+		if typ, err := unix.GetsockoptInt(v.fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || typ != unix.SOCK_SEQPACKET {
+			return fmt.Errorf("--volume %s: fd %d is not a SOCK_SEQPACKET socket (%v)", v.path, v.fd, err)
+		}
+	}
 
 	if err := unix.Mount("", "/", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("make / rslave: %w", err)
@@ -221,7 +247,7 @@ func runGofer(root string, sockFD int, ro, detached bool) error {
 	}
 
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
-	return Serve(conn, "/", Options{ReadOnly: ro, Logf: logf, procFD: procFD})
+	return serveAll(conn, vols, Options{ReadOnly: ro, Logf: logf, procFD: procFD})
 }
 
 // socketConn wraps the inherited socket, checking that it is SEQPACKET.

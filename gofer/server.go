@@ -105,12 +105,23 @@ type server struct {
 // the process (Main does); it needs /proc mounted to reopen files unless
 // Main already holds a /proc/self/fd descriptor for it.
 func Serve(conn *net.UnixConn, root string, opts Options) error {
-	defer conn.Close()
 	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		conn.Close()
 		return &opError{"open root " + root, err}
 	}
 	defer unix.Close(rootFD)
+	return ServeFD(conn, rootFD, opts)
+}
+
+// ServeFD is Serve for the directory tree of rootFD (an O_PATH or
+// ordinary descriptor of a directory, which stays the caller's): nothing
+// outside the tree below it is reachable on conn, whatever path the
+// process could reach otherwise (every lookup is RESOLVE_BENEATH a handle
+// that descends from it). Main serves each --volume connection this way.
+func ServeFD(conn *net.UnixConn, rootFD int, opts Options) error {
+	defer conn.Close()
+	var err error
 	procFD := opts.procFD
 	if procFD == 0 {
 		procFD, err = unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

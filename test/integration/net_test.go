@@ -302,3 +302,25 @@ cat $d/error.log
 		t.Errorf("want stdout %q and exit 0, got: %s", want, r.describe())
 	}
 }
+
+// TestNetSigpipe: a send on a connection the peer closed (reset) kills
+// the sender with SIGPIPE when it does not ignore it.
+func TestNetSigpipe(t *testing.T) {
+	requireSandbox(t, true)
+	argv := sh(python + ` -c '
+import signal, socket, time
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(1)
+c = socket.create_connection(l.getsockname()); a, _ = l.accept(); a.close()
+time.sleep(0.1)
+print("before", flush=True)
+for i in range(5):
+    c.send(b"x" * 10); time.sleep(0.05)
+print("not killed")
+'; echo "status $?"`)
+	o := sandboxOpts{timeout: 30 * time.Second}
+	native := runNativeHost(t, o, argv...)
+	sandbox := runSandbox(t, o, argv...)
+	checkNoCrash(t, sandbox)
+	compare(t, native, sandbox)
+}

@@ -158,6 +158,11 @@ signal.setitimer(signal.ITIMER_REAL, 0.2)
 try: a.recv(10)
 except Alarm: print("recv interrupted")
 c.send(b"still works"); print(a.recv(20))
+u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u6.bind(("::", 0))
+u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u4.bind(("127.0.0.1", 0))
+u6.sendto(b"v4 dest on a v6 socket", u4.getsockname()); print(u4.recvfrom(100)[0])
+u6.connect(u4.getsockname()); print("v6 connected to v4", u6.getpeername()[0])
+print("peercred", struct.unpack("iII", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)))
 print("end")
 `
 

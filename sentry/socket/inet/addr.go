@@ -133,3 +133,24 @@ func encodeAddr(fam int, a tcpip.FullAddress) []byte {
 	}
 	return b
 }
+
+// parseDgramAddr is parseAddr for the destination of a datagram socket: an
+// AF_INET6 one also takes an AF_INET address (Linux's
+// __ip6_datagram_connect and udpv6_sendmsg), used v4-mapped.
+func parseDgramAddr(fam int, b []byte) (tcpip.FullAddress, addrKind, error) {
+	if fam == unix.AF_INET6 && len(b) >= sockaddrInLen && binary.LittleEndian.Uint16(b) == unix.AF_INET {
+		fa, kind, err := parseAddr(unix.AF_INET, b)
+		if err != nil {
+			return fa, kind, err
+		}
+		var m [16]byte
+		m[10], m[11] = 0xff, 0xff
+		if fa.Addr.Len() == 4 {
+			v := fa.Addr.As4()
+			copy(m[12:], v[:])
+		}
+		fa.Addr = tcpip.AddrFrom16(m)
+		return fa, kind, nil
+	}
+	return parseAddr(fam, b)
+}

@@ -84,7 +84,11 @@ func (s *sock) Accept(ctx vfs.Context, b socket.Blocker, flags uint32) (*vfs.Fil
 // non-blocking one returns EINPROGRESS and reports the outcome through
 // writability and SO_ERROR.
 func (s *sock) Connect(ctx vfs.Context, b socket.Blocker, addr []byte) error {
-	fa, kind, err := parseAddr(s.family, addr)
+	parse := parseAddr
+	if !s.isStream() {
+		parse = parseDgramAddr
+	}
+	fa, kind, err := parse(s.family, addr)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (s *sock) SendMsg(ctx vfs.Context, b socket.Blocker, src [][]byte, to []byt
 	}
 	var opts tcpip.WriteOptions
 	if to != nil && !s.isStream() {
-		fa, kind, err := parseAddr(s.family, to)
+		fa, kind, err := parseDgramAddr(s.family, to)
 		if err != nil {
 			return 0, err
 		}

@@ -118,6 +118,10 @@ func (s *sock) getSocketOpt(name int) ([]byte, error) {
 		return socket.Int32Val(0), nil
 	case unix.SO_BINDTODEVICE:
 		return nil, nil
+	case unix.SO_PEERCRED:
+		// No credentials travel over inet: Linux reports pid 0 and the
+		// overflow ids.
+		return socket.Creds{UID: socket.OverflowID, GID: socket.OverflowID}.Marshal(), nil
 	}
 	return nil, unix.ENOPROTOOPT
 }

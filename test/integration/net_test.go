@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -326,6 +328,122 @@ print("not killed")
 	o := sandboxOpts{timeout: 30 * time.Second}
 	native := runNativeHost(t, o, argv...)
 	sandbox := runSandbox(t, o, argv...)
+	checkNoCrash(t, sandbox)
+	compare(t, native, sandbox)
+}
+
+// netGoProgram is a Go net/http server on [::] and its clients over
+// 127.0.0.1 and ::1 (500 POSTs of 100 kB from 20 goroutines with
+// keep-alive), a refused dial and UDP: Go's runtime network poller
+// (epoll, non-blocking connect, accept4) on the sandbox's stack.
+const netGoProgram = `package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+func main() {
+	l, err := net.Listen("tcp", ":0") // dual-stack [::]
+	if err != nil {
+		panic(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "hello %s %d", r.URL.Path, len(b))
+	})}
+	go srv.Serve(l)
+	for _, host := range []string{"127.0.0.1", "[::1]"} {
+		r, err := http.Get(fmt.Sprintf("http://%s:%d/x", host, port))
+		if err != nil {
+			fmt.Println("get", host, err)
+			continue
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		fmt.Println(host, string(b))
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 25; j++ {
+				r, err := client.Post(fmt.Sprintf("http://127.0.0.1:%d/p", port), "text/plain", io.NopCloser(io.LimitReader(zero{}, 100000)))
+				if err != nil {
+					fmt.Println("post", err)
+					return
+				}
+				b, _ := io.ReadAll(r.Body)
+				r.Body.Close()
+				if string(b) == "hello /p 100000" {
+					mu.Lock()
+					ok++
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println("posts ok", ok)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err = (&net.Dialer{}).DialContext(ctx, "tcp", "127.0.0.1:1")
+	fmt.Println("dial closed port:", err)
+	u, _ := net.ListenPacket("udp", "127.0.0.1:0")
+	c, _ := net.Dial("udp", u.LocalAddr().String())
+	c.Write([]byte("udp!"))
+	b := make([]byte, 10)
+	n, from, _ := u.ReadFrom(b)
+	fmt.Println("udp", string(b[:n]), from.(*net.UDPAddr).IP)
+	srv.Shutdown(context.Background())
+}
+
+type zero struct{}
+
+func (zero) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'z'
+	}
+	return len(p), nil
+}
+`
+
+// TestNetGo builds netGoProgram statically into the busybox rootfs and
+// runs it natively (fresh network namespace) and in the sandbox.
+func TestNetGo(t *testing.T) {
+	requireSandbox(t, false)
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = "/usr/local/go/bin/go"
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(netGoProgram), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module gonet\n\ngo 1.22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(env.rootfs, "cbin", "gonet")
+	cmd := exec.Command(gobin, "build", "-o", bin, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	defer os.Remove(bin)
+	o := sandboxOpts{rootfs: env.rootfs, timeout: 60 * time.Second}
+	native := runNativeNetns(t, env.rootfs, o, "/cbin/gonet")
+	sandbox := runSandbox(t, o, "/cbin/gonet")
 	checkNoCrash(t, sandbox)
 	compare(t, native, sandbox)
 }

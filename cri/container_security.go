@@ -2,10 +2,13 @@ package cri
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/runsc-cri/runsc-cri/cri/seccomp"
 	"github.com/runsc-cri/runsc-cri/cri/store"
 )
 
@@ -22,6 +25,8 @@ import (
 //     mounts; a privileged container has none.
 //   - a privileged container needs a privileged pod.
 //   - no_new_privs is passed to the sentry.
+//   - the seccomp profile is compiled here (containerSeccomp) and
+//     installed by the sentry on every process of the container.
 
 // capNames are the Linux capability names by number (CAP_LAST_CAP is 40).
 var capNames = []string{
@@ -110,19 +115,83 @@ func securityPaths(sc *runtimeapi.LinuxContainerSecurityContext) (masked, readon
 	return sc.GetMaskedPaths(), sc.GetReadonlyPaths()
 }
 
-// checkSeccomp refuses a Localhost seccomp profile for a container that
-// is not privileged: the sentry does not filter its applications' system
-// calls by a profile, and silently running without the filter the pod
-// asked for would be worse than refusing. RuntimeDefault is accepted: the
-// sentry's own system call surface stands in for the default profile
-// (the sentry itself runs under a host seccomp filter).
+// checkSeccomp checks the container's seccomp profile early (before the
+// image is prepared): a Localhost profile must be a readable, valid
+// profile. The filter itself is made by containerSeccomp once the
+// container's capabilities are known.
 func checkSeccomp(sc *runtimeapi.LinuxContainerSecurityContext) error {
+	_, err := containerSeccomp(sc, 0)
+	return err
+}
+
+// containerSeccomp returns the compiled seccomp filter of a container
+// whose processes have the capability (bounding) set caps, or nil for
+// none, as containerd chooses the profile:
+//
+//   - a privileged container runs unconfined (Kubernetes semantics);
+//   - security_context.seccomp: RuntimeDefault is the runtime's default
+//     profile (cri/seccomp), Unconfined none, Localhost the JSON file at
+//     localhost_ref on the host;
+//   - otherwise the deprecated seccomp_profile_path: "" and "unconfined"
+//     are none, "runtime/default" and "docker/default" the default,
+//     "localhost/<path>" the file at <path>.
+//
+// A missing, unreadable or malformed profile is InvalidArgument.
+func containerSeccomp(sc *runtimeapi.LinuxContainerSecurityContext, caps uint64) ([]byte, error) {
 	if sc.GetPrivileged() {
-		return nil // privileged containers run unconfined, as in runc
+		return nil, nil
 	}
-	if sc.GetSeccomp().GetProfileType() == runtimeapi.SecurityProfile_Localhost ||
-		strings.HasPrefix(sc.GetSeccompProfilePath(), "localhost/") {
-		return fmt.Errorf("seccomp Localhost profiles are not supported inside the sandbox: %w", ErrUnimplemented)
+	var prof *seccomp.Profile
+	if sp := sc.GetSeccomp(); sp != nil {
+		switch sp.GetProfileType() {
+		case runtimeapi.SecurityProfile_Unconfined:
+			return nil, nil
+		case runtimeapi.SecurityProfile_RuntimeDefault:
+			prof = seccomp.RuntimeDefault()
+		case runtimeapi.SecurityProfile_Localhost:
+			p, err := localhostSeccomp(sp.GetLocalhostRef())
+			if err != nil {
+				return nil, err
+			}
+			prof = p
+		default:
+			return nil, fmt.Errorf("unknown seccomp profile type %v: %w", sp.GetProfileType(), ErrInvalidArgument)
+		}
+	} else {
+		switch path := sc.GetSeccompProfilePath(); {
+		case path == "" || path == "unconfined":
+			return nil, nil
+		case path == "runtime/default" || path == "docker/default":
+			prof = seccomp.RuntimeDefault()
+		case strings.HasPrefix(path, "localhost/"):
+			p, err := localhostSeccomp(strings.TrimPrefix(path, "localhost/"))
+			if err != nil {
+				return nil, err
+			}
+			prof = p
+		default:
+			return nil, fmt.Errorf("unknown seccomp profile path %q: %w", path, ErrInvalidArgument)
+		}
 	}
-	return nil
+	prog, err := prof.Compile(seccomp.Options{Caps: caps})
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %v: %w", err, ErrInvalidArgument)
+	}
+	return prog.Bytes(), nil
+}
+
+// localhostSeccomp reads and parses the profile at the host path ref.
+func localhostSeccomp(ref string) (*seccomp.Profile, error) {
+	if ref == "" || !filepath.IsAbs(ref) {
+		return nil, fmt.Errorf("seccomp localhost profile %q: not an absolute path: %w", ref, ErrInvalidArgument)
+	}
+	data, err := os.ReadFile(ref)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp localhost profile: %v: %w", err, ErrInvalidArgument)
+	}
+	p, err := seccomp.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp localhost profile %s: %v: %w", ref, err, ErrInvalidArgument)
+	}
+	return p, nil
 }

@@ -167,6 +167,9 @@ type Process struct {
 	Caps *Caps `json:"caps,omitempty"`
 	// NoNewPrivs: execve never grants privileges (set-user-ID bits).
 	NoNewPrivs bool `json:"noNewPrivs,omitempty"`
+	// Seccomp is the compiled seccomp filter (struct sock_filter
+	// entries) of every process of the container, nil for none.
+	Seccomp []byte `json:"seccomp,omitempty"`
 }
 
 // Caps are capability sets, bit n for capability n.

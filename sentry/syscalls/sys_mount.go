@@ -22,7 +22,8 @@ func init() {
 	addFamily(map[uintptr]Entry{
 		unix.SYS_MOUNT: {Handler: Mount, Support: Partial, Note: "bind, rbind, remount (per-mount flags), " +
 			"propagation types (recorded; nothing propagates), move, new tmpfs, proc and sysfs; other types ENODEV"},
-		unix.SYS_UMOUNT2:    {Handler: Umount2, Support: Full},
+		unix.SYS_UMOUNT2: {Handler: Umount2, Support: Partial, Note: "mounts the sandbox made are locked (EINVAL); " +
+			"the caller's own root gives EBUSY (Linux remounts it read-only)"},
 		unix.SYS_PIVOT_ROOT: {Handler: PivotRoot, Support: Full},
 	})
 }

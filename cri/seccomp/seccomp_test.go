@@ -307,3 +307,34 @@ func TestRuntimeDefault(t *testing.T) {
 	insns, _ := RuntimeDefault().Compile(Options{})
 	t.Logf("RuntimeDefault: %d instructions", len(insns))
 }
+
+// FuzzProfile: any JSON either is refused or compiles to a program that
+// validates and runs.
+func FuzzProfile(f *testing.F) {
+	f.Add(blockHostname)
+	f.Add(blockChmod)
+	f.Add(`{"defaultAction":"SCMP_ACT_ERRNO","architectures":["SCMP_ARCH_X86"],"syscalls":[{"names":["write"],"action":"SCMP_ACT_ALLOW","args":[{"index":1,"value":5,"valueTwo":4,"op":"SCMP_CMP_MASKED_EQ"},{"index":2,"value":1,"op":"SCMP_CMP_LE"}]}]}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Parse([]byte(s))
+		if err != nil {
+			return
+		}
+		insns, err := p.Compile(Options{Caps: ^uint64(0)})
+		if err != nil {
+			return
+		}
+		in := make([]bpf.Instruction, len(insns))
+		for i, x := range insns {
+			in[i] = bpf.Instruction(x)
+		}
+		bp, err := bpf.Compile(in, false)
+		if err != nil {
+			t.Fatalf("a compiled profile does not validate: %v", err)
+		}
+		d := make([]byte, 64)
+		binary.LittleEndian.PutUint32(d[4:], linux.AUDIT_ARCH_X86_64)
+		if _, err := bpf.Exec[bpf.NativeEndian](bp, d); err != nil {
+			t.Fatalf("Exec: %v", err)
+		}
+	})
+}

@@ -11,7 +11,8 @@ import (
 
 // RemovePodSandbox implements CRI RemovePodSandbox: it stops the pod if
 // needed, removes its containers and forgets it. As the CRI spec asks,
-// removing a removed (or unknown) pod succeeds.
+// removing a removed (or unknown) pod succeeds. The pod's network
+// namespace goes with it.
 func (s *Server) RemovePodSandbox(ctx context.Context, r *runtimeapi.RemovePodSandboxRequest) (*runtimeapi.RemovePodSandboxResponse, error) {
 	if err := s.removePodSandbox(ctx, r.GetPodSandboxId()); err != nil {
 		return nil, err
@@ -39,6 +40,9 @@ func (s *Server) removePodSandbox(ctx context.Context, ref string) error {
 		if err := s.removeContainerLocked(ctx, c.ID); err != nil {
 			return fmt.Errorf("pod sandbox %s: %w", id, err)
 		}
+	}
+	if err := s.net.Remove(ctx, id); err != nil {
+		return fmt.Errorf("pod sandbox %s: network: %w", id, err)
 	}
 	if err := os.RemoveAll(s.podDir(id)); err != nil {
 		return fmt.Errorf("pod sandbox %s: %w", id, err)

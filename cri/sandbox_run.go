@@ -10,14 +10,19 @@ import (
 	"google.golang.org/protobuf/proto"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/runsc-cri/runsc-cri/cri/network"
 	"github.com/runsc-cri/runsc-cri/cri/sandbox"
 	"github.com/runsc-cri/runsc-cri/cri/store"
+	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
 // RunPodSandbox implements CRI RunPodSandbox: it creates and starts a pod
 // sandbox, its sentry, and returns the pod's ID. A name (name, namespace,
 // uid, attempt) already taken is AlreadyExists. A failure at any step
-// undoes every earlier one (record, directory, files, sentry).
+// undoes every earlier one (record, directory, files, network, sentry).
+// The pod's network (cri/network: a network namespace, CNI ADD, eth0
+// handed to the sentry) is set up while the sentry starts; without a CNI
+// configuration the pod has loopback only.
 func (s *Server) RunPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxRequest) (*runtimeapi.RunPodSandboxResponse, error) {
 	id, err := s.runPodSandbox(ctx, r)
 	if err != nil {
@@ -106,12 +111,29 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 		return "", err
 	}
 
-	// 3. The sentry.
+	// 3. The sentry, and meanwhile the pod's network namespace and CNI
+	// ADD (cri/network), so that the pod start waits for the longer of
+	// the two only.
+	var att *network.Attachment
+	netDone := make(chan error, 1)
+	go func() {
+		var err error
+		att, err = s.net.Setup(bg(ctx), podNetwork(id, cfg))
+		netDone <- err
+	}()
 	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls()}
 	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
 		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
 	}
 	sn, err := s.runner.StartSentry(p.Dir, p.ControlSocket, spec)
+	netErr := <-netDone
+	defer func() {
+		if retErr != nil {
+			if err := s.net.Remove(bg(ctx), id); err != nil {
+				s.log.Error("rollback: pod network", "pod", id, "err", err)
+			}
+		}
+	}()
 	if err != nil {
 		return "", fmt.Errorf("RunPodSandbox %q: %w", md.Name, err)
 	}
@@ -122,6 +144,17 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}()
 	if err := s.fault("pod:sentry"); err != nil {
 		return "", err
+	}
+	if netErr != nil {
+		return "", fmt.Errorf("RunPodSandbox %q: pod network: %w", md.Name, netErr)
+	}
+	if err := s.fault("pod:network"); err != nil {
+		return "", err
+	}
+	if att != nil {
+		if err := s.configurePodNetwork(att, sn.Socket); err != nil {
+			return "", fmt.Errorf("RunPodSandbox %q: %w", md.Name, err)
+		}
 	}
 
 	// 4. Ready.
@@ -137,6 +170,40 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}
 	s.watchPod(id, sn.PID, sn.Socket)
 	return id, nil
+}
+
+// configurePodNetwork hands the pod's eth0 over to its sentry.
+func (s *Server) configurePodNetwork(att *network.Attachment, socket string) error {
+	f, req, err := s.net.Handoff(att)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := control.Call(socket, control.MethodConfigureNetwork, req, []int{int(f.Fd())}, nil, 10*time.Second); err != nil {
+		return fmt.Errorf("pod network: %w", err)
+	}
+	return nil
+}
+
+// podNetwork is what CNI is told about a pod (cri/network).
+func podNetwork(id string, cfg *runtimeapi.PodSandboxConfig) network.Pod {
+	md := cfg.GetMetadata()
+	pod := network.Pod{ID: id, Name: md.GetName(), Namespace: md.GetNamespace(), UID: md.GetUid(), Annotations: cfg.GetAnnotations()}
+	for _, pm := range cfg.GetPortMappings() {
+		if pm.GetHostPort() <= 0 {
+			continue // the kubelet's rule: no host port, no mapping
+		}
+		pod.PortMappings = append(pod.PortMappings, network.PortMapping{
+			HostPort:      pm.GetHostPort(),
+			ContainerPort: pm.GetContainerPort(),
+			Protocol:      strings.ToLower(pm.GetProtocol().String()),
+			HostIP:        pm.GetHostIp(),
+		})
+	}
+	if d := cfg.GetDnsConfig(); d != nil {
+		pod.DNS = &network.DNS{Servers: d.GetServers(), Searches: d.GetSearches(), Options: d.GetOptions()}
+	}
+	return pod
 }
 
 // checkPodNamespaces refuses the host's namespaces: a pod's processes,

@@ -7,6 +7,7 @@ import (
 
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
+	"github.com/runsc-cri/runsc-cri/cri/network"
 	"github.com/runsc-cri/runsc-cri/cri/sandbox"
 	"github.com/runsc-cri/runsc-cri/cri/store"
 )
@@ -37,11 +38,11 @@ func (s *Server) podSandboxStatus(_ context.Context, r *runtimeapi.PodSandboxSta
 			alive = err.Error()
 		}
 		info := map[string]any{
-			"pod":          p,
-			"config":       podConfig(&p),
-			"sentryPing":   map[bool]string{true: "ok", false: alive}[alive == ""],
-			"runtimeSpec":  sandbox.Spec{Platform: p.Platform},
-			"networkReady": false,
+			"pod":         p,
+			"config":      podConfig(&p),
+			"sentryPing":  map[bool]string{true: "ok", false: alive}[alive == ""],
+			"runtimeSpec": sandbox.Spec{Platform: p.Platform},
+			"network":     s.podAttachment(p.ID),
 		}
 		b, err := json.Marshal(info)
 		if err != nil {
@@ -60,8 +61,7 @@ func (s *Server) podStatus(p *store.Pod) *runtimeapi.PodSandboxStatus {
 		Metadata:  podMetadata(p),
 		State:     podState(p),
 		CreatedAt: p.CreatedAt,
-		// No pod network yet: no IP.
-		Network: &runtimeapi.PodSandboxNetworkStatus{},
+		Network:   s.podNetworkStatus(p.ID),
 		Linux: &runtimeapi.LinuxPodSandboxStatus{Namespaces: &runtimeapi.Namespace{
 			Options: cfg.GetLinux().GetSecurityContext().GetNamespaceOptions(),
 		}},
@@ -69,4 +69,32 @@ func (s *Server) podStatus(p *store.Pod) *runtimeapi.PodSandboxStatus {
 		Annotations:    p.Annotations,
 		RuntimeHandler: p.RuntimeHandler,
 	}
+}
+
+// podAttachment is pod id's network record (nil: loopback only).
+func (s *Server) podAttachment(id string) *network.Attachment {
+	a, err := s.net.Attachment(id)
+	if err != nil {
+		s.log.Warn("pod network record", "pod", id, "err", err)
+	}
+	return a
+}
+
+// podNetworkStatus gives the pod's IP from its CNI result (the first
+// IPv4 address, else the first IPv6) and the others as additional IPs;
+// none for a pod with loopback only.
+func (s *Server) podNetworkStatus(id string) *runtimeapi.PodSandboxNetworkStatus {
+	st := &runtimeapi.PodSandboxNetworkStatus{}
+	a := s.podAttachment(id)
+	if a == nil || !a.Added {
+		return st
+	}
+	for i, ip := range a.PodIPs() {
+		if i == 0 {
+			st.Ip = ip
+			continue
+		}
+		st.AdditionalIps = append(st.AdditionalIps, &runtimeapi.PodIP{Ip: ip})
+	}
+	return st
 }

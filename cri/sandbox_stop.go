@@ -17,6 +17,8 @@ import (
 // spec asks ("if there are any resources that are not found, the call
 // must not return an error"), stopping a stopped or an unknown pod
 // succeeds: the kubelet may retry a stop after the pod was removed.
+// The pod's network is torn down (CNI DEL) after its sentry is gone; a
+// failed DEL fails the stop, and the next stop retries it.
 func (s *Server) StopPodSandbox(ctx context.Context, r *runtimeapi.StopPodSandboxRequest) (*runtimeapi.StopPodSandboxResponse, error) {
 	if err := s.stopPodSandbox(ctx, r.GetPodSandboxId()); err != nil {
 		return nil, err
@@ -47,7 +49,8 @@ func (s *Server) stopPodLocked(ctx context.Context, id string) error {
 		return err
 	}
 	if p.State == store.PodNotReady && p.SentryPID == 0 {
-		return nil
+		// A DEL that failed before is retried; one that ran is not.
+		return s.net.Teardown(ctx, id)
 	}
 	// Containers are killed with the sentry; record them as exited by
 	// the pod stop (a watcher may record a real exit status first).
@@ -78,5 +81,9 @@ func (s *Server) stopPodLocked(ctx context.Context, id string) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	// CNI DEL once the sentry (and its packet socket) is gone.
+	return s.net.Teardown(ctx, id)
 }

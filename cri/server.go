@@ -64,6 +64,7 @@ import (
 
 	"github.com/runsc-cri/runsc-cri/cri/config"
 	"github.com/runsc-cri/runsc-cri/cri/images"
+	"github.com/runsc-cri/runsc-cri/cri/network"
 	"github.com/runsc-cri/runsc-cri/cri/sandbox"
 	"github.com/runsc-cri/runsc-cri/cri/store"
 )
@@ -92,6 +93,8 @@ type Server struct {
 
 	store  *store.Store
 	runner *sandbox.Runner
+	// net sets up pod networks with CNI (cri/network).
+	net    *network.Manager
 	events events
 	inject injectFault
 
@@ -156,6 +159,13 @@ func New(ctx context.Context, cfg config.Config, opts ...Option) (*Server, error
 		if err := os.MkdirAll(filepath.Join(cfg.Root, d), 0o700); err != nil {
 			return nil, err
 		}
+	}
+	if s.net == nil {
+		nm, err := network.New(network.Options{ConfDir: cfg.CNIConfDir, BinDirs: cfg.CNIBinDirs(), Root: cfg.Root, Log: s.log})
+		if err != nil {
+			return nil, err
+		}
+		s.net = nm
 	}
 	ps, err := store.Open(filepath.Join(cfg.Root, stateDir))
 	if err != nil {

@@ -14,15 +14,17 @@ func (s *Server) Status(ctx context.Context, r *runtimeapi.StatusRequest) (*runt
 }
 
 func (s *Server) status(_ context.Context, r *runtimeapi.StatusRequest) (*runtimeapi.StatusResponse, error) {
+	// NetworkReady as containerd gives it: true once a CNI network
+	// configuration loads and its plugins are found. Without one, pods
+	// still start, with loopback only (cri/network).
+	netReady := &runtimeapi.RuntimeCondition{Type: runtimeapi.NetworkReady, Status: true}
+	if err := s.net.Status(); err != nil {
+		netReady.Status, netReady.Reason, netReady.Message = false, "NetworkPluginNotReady", "Network plugin returns error: "+err.Error()
+	}
 	resp := &runtimeapi.StatusResponse{
 		Status: &runtimeapi.RuntimeStatus{Conditions: []*runtimeapi.RuntimeCondition{
 			{Type: runtimeapi.RuntimeReady, Status: true},
-			{
-				Type:    runtimeapi.NetworkReady,
-				Status:  false,
-				Reason:  "NetworkPluginNotReady",
-				Message: "runsc-cri: pod networking is not built yet",
-			},
+			netReady,
 		}},
 		RuntimeHandlers: s.runtimeHandlers(),
 		Features:        &runtimeapi.RuntimeFeatures{},

@@ -11,6 +11,8 @@
 //	registry_config_dir = "/etc/runsc-cri/certs.d"   # containerd's certs.d layout
 //	platform            = "ptrace"                   # or "kvm"
 //	log_level           = "info"                     # debug, info, warn, error
+//	cni_conf_dir        = "/etc/cni/net.d"           # first network config is used
+//	cni_bin_dir         = "/usr/lib/cni"             # CNI plugins (":"-separated list)
 //
 // Unknown keys are an error, so that a typo does not silently fall back to a
 // default.
@@ -38,6 +40,8 @@ const (
 	DefaultRegistryConfigDir = "/etc/runsc-cri/certs.d"
 	DefaultPlatform          = "ptrace"
 	DefaultLogLevel          = "info"
+	DefaultCNIConfDir        = "/etc/cni/net.d"
+	DefaultCNIBinDir         = "/usr/lib/cni"
 )
 
 // Config is the daemon configuration.
@@ -54,6 +58,13 @@ type Config struct {
 	Platform string `toml:"platform"`
 	// LogLevel is one of debug, info, warn, error.
 	LogLevel string `toml:"log_level"`
+	// CNIConfDir holds the CNI network configurations; the first one
+	// (in lexical order) gives every pod its network. No configuration:
+	// pods have loopback only and NetworkReady is false.
+	CNIConfDir string `toml:"cni_conf_dir"`
+	// CNIBinDir is where CNI plugins are looked for (a ":"-separated
+	// list of directories).
+	CNIBinDir string `toml:"cni_bin_dir"`
 }
 
 // Default returns the built-in defaults.
@@ -64,6 +75,8 @@ func Default() Config {
 		RegistryConfigDir: DefaultRegistryConfigDir,
 		Platform:          DefaultPlatform,
 		LogLevel:          DefaultLogLevel,
+		CNIConfDir:        DefaultCNIConfDir,
+		CNIBinDir:         DefaultCNIBinDir,
 	}
 }
 
@@ -117,7 +130,31 @@ func (c *Config) Validate() error {
 	if _, err := ParseLevel(c.LogLevel); err != nil {
 		return err
 	}
+	// Configs written before the CNI settings existed leave them empty
+	// (a Config built in code, not loaded): the defaults apply.
+	if c.CNIConfDir == "" {
+		c.CNIConfDir = DefaultCNIConfDir
+	}
+	if c.CNIBinDir == "" {
+		c.CNIBinDir = DefaultCNIBinDir
+	}
+	abs, err := filepath.Abs(c.CNIConfDir)
+	if err != nil {
+		return err
+	}
+	c.CNIConfDir = abs
 	return nil
+}
+
+// CNIBinDirs splits CNIBinDir into directories.
+func (c *Config) CNIBinDirs() []string {
+	var out []string
+	for _, d := range filepath.SplitList(c.CNIBinDir) {
+		if d != "" {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // ParseLevel turns a log_level value into a slog level.
@@ -140,6 +177,8 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 	regDir := fs.String("registry-config-dir", d.RegistryConfigDir, "registry hosts.toml `dir` (containerd certs.d layout)")
 	platform := fs.String("platform", d.Platform, "sentry platform: ptrace or kvm")
 	level := fs.String("log-level", d.LogLevel, "log level: debug, info, warn, error")
+	cniConf := fs.String("cni-conf-dir", d.CNIConfDir, "CNI network configuration `dir`")
+	cniBin := fs.String("cni-bin-dir", d.CNIBinDir, "CNI plugin `dirs` (:-separated)")
 	return func() (Config, error) {
 		c, err := Load(*path)
 		if err != nil {
@@ -157,6 +196,10 @@ func Flags(fs *flag.FlagSet) func() (Config, error) {
 				c.Platform = *platform
 			case "log-level":
 				c.LogLevel = *level
+			case "cni-conf-dir":
+				c.CNIConfDir = *cniConf
+			case "cni-bin-dir":
+				c.CNIBinDir = *cniBin
 			}
 		})
 		return c, c.Validate()

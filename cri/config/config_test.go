@@ -31,7 +31,8 @@ func TestFileAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Socket: "/tmp/b.sock", Root: "/srv/r", RegistryConfigDir: DefaultRegistryConfigDir, Platform: "kvm", LogLevel: "debug"}
+	want := Config{Socket: "/tmp/b.sock", Root: "/srv/r", RegistryConfigDir: DefaultRegistryConfigDir, Platform: "kvm", LogLevel: "debug",
+		CNIConfDir: DefaultCNIConfDir, CNIBinDir: DefaultCNIBinDir}
 	if c != want {
 		t.Fatalf("got %+v, want %+v", c, want)
 	}
@@ -45,5 +46,29 @@ func TestBadConfig(t *testing.T) {
 		} else if strings.Contains(in, "sockt") && !strings.Contains(err.Error(), "sockt") {
 			t.Errorf("%q: error %v does not name the key", in, err)
 		}
+	}
+}
+
+// TestCNISettings: cni_conf_dir and cni_bin_dir from the file and from
+// flags; a Config built before they existed (empty) gets the defaults.
+func TestCNISettings(t *testing.T) {
+	c := Default()
+	if err := Parse([]byte("cni_conf_dir = \"/x/net.d\"\ncni_bin_dir = \"/opt/cni/bin:/usr/lib/cni\"\n"), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.CNIConfDir != "/x/net.d" || len(c.CNIBinDirs()) != 2 || c.CNIBinDirs()[0] != "/opt/cni/bin" {
+		t.Errorf("got %+v (%q)", c, c.CNIBinDirs())
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	get := Flags(fs)
+	if err := fs.Parse([]string{"--config", "/nonexistent", "--cni-conf-dir", "/y", "--cni-bin-dir", "/z"}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := get(); err != nil || c.CNIConfDir != "/y" || c.CNIBinDir != "/z" {
+		t.Errorf("flags: %+v %v", c, err)
+	}
+	old := Config{Socket: "/s", Root: "/r", RegistryConfigDir: "/d", Platform: "ptrace", LogLevel: "info"}
+	if err := old.Validate(); err != nil || old.CNIConfDir != DefaultCNIConfDir || old.CNIBinDir != DefaultCNIBinDir {
+		t.Errorf("old config: %+v %v", old, err)
 	}
 }

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -419,4 +420,57 @@ grep -c ' /tmp/rb' /proc/self/mountinfo
 ls -A /tmp/vol/containerMntPoint
 `
 	runMountCase(t, sandboxOpts{}, "/bin/sh", "-c", script)
+}
+
+// TestMountNoHostReveal: over the default rootfs (the host's / served by
+// the gofer) the sandbox's own /proc, /sys, /dev and /tmp cover host
+// directories; a privileged application must not uncover them by
+// unmounting them, binding / without its submounts, or lazily unmounting
+// its root (they are locked, as Linux's MNT_LOCKED mounts).
+func TestMountNoHostReveal(t *testing.T) {
+	requireSysAdmin(t)
+	requireSandbox(t, true)
+	host, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := `umount /proc; echo umount-proc $?
+umount -l /dev; echo umount-dev $?
+mkdir -p /tmp/x /tmp/y
+mount --bind / /tmp/x; echo bind $?
+mount --rbind / /tmp/y; echo rbind $?
+cat /tmp/y/proc/1/mountinfo /tmp/x/proc/1/mountinfo 2>/dev/null
+mount --move /proc /tmp/x; echo move $?
+umount -l /; echo umount-root $?
+cat /proc/self/mountinfo /proc/1/mountinfo
+ls /sys /dev | wc -l
+`
+	r := runSandbox(t, sandboxOpts{timeout: 30 * time.Second}, "/bin/sh", "-c", script)
+	checkNoCrash(t, r)
+	if r.err != nil || r.timedOut {
+		t.Fatalf("sandbox run failed: %s", r.describe())
+	}
+	for _, want := range []string{"umount-proc 32\n", "umount-dev 32\n", "bind 32\n", "rbind 0\n", "move 32\n", "umount-root 0\n"} {
+		if !strings.Contains(string(r.stdout), want) {
+			t.Errorf("want %q in the output: %s", want, r.describe())
+		}
+	}
+	// Every mountinfo line printed is one of the sandbox's own mounts (the
+	// gofer's host view would show the host's: ext4, devtmpfs, cgroup...).
+	for _, line := range strings.Split(string(r.stdout), "\n") {
+		_, after, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		if f := strings.Fields(after); len(f) == 0 || !map[string]bool{"9p": true, "tmpfs": true, "proc": true, "sysfs": true}[f[0]] {
+			t.Errorf("ESCAPE: the sandbox shows a host mount: %q\n%s", line, r.describe())
+			break
+		}
+	}
+	for _, line := range strings.Split(string(host), "\n") {
+		if line != "" && strings.Contains(string(r.stdout), line) {
+			t.Errorf("ESCAPE: the sandbox shows the host's mountinfo line %q: %s", line, r.describe())
+			break
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -154,7 +155,8 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			}
 		}
 	}()
-	if err := s.mountVolumes(ctx, &c, &pod, cfg); err != nil {
+	vols, err := s.mountVolumes(ctx, &c, &pod, cfg)
+	if err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, err)
 	}
 	if err := s.fault("container:volumes"); err != nil {
@@ -209,11 +211,11 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 	}
 
 	// 6. The gofer.
-	g, err := s.runner.StartGofer(c.RootfsDir, filepath.Join(dir, "gofer.log"))
+	g, err := s.runner.StartGofer(c.RootfsDir, filepath.Join(dir, "gofer.log"), vols...)
 	if err != nil {
 		return "", err
 	}
-	defer g.Conn.Close()
+	defer g.Close()
 	c.GoferPID = g.PID
 	defer func() {
 		if retErr != nil {
@@ -240,6 +242,12 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 		req.LogFD = 1
 		fds = append(fds, int(logFile.Fd()))
 	}
+	for i, v := range vols {
+		// Each directory volume on its own connection, which the
+		// sentry mounts in its shared (revalidating) mode.
+		req.Mounts = append(req.Mounts, control.Mount{Destination: v.Path, Type: "bind", GoferFD: len(fds), ReadOnly: v.ReadOnly})
+		fds = append(fds, int(g.Volumes[i].Fd()))
+	}
 	if err := control.Call(pod.ControlSocket, control.MethodCreateContainer, req, fds, nil, 30*time.Second); err != nil {
 		return "", fmt.Errorf("CreateContainer %q: %w", md.Name, sentryErr(err))
 	}
@@ -261,7 +269,8 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 }
 
 // mountVolumes bind-mounts the config's mounts and the pod's /etc files
-// (unless the config mounts something on them) inside c's rootfs, and
+// (unless the config mounts something on them) inside c's rootfs, parents
+// before children (a stable sort by depth, as containerd orders them), and
 // makes the mount points the sentry needs (/proc, /sys, /dev). The binds
 // are made in the daemon's mount namespace and detached from it once the
 // gofer has its copy (Runner.StartGofer); the rootfs mount is made private
@@ -274,24 +283,39 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 // rprivate, PROPAGATION_HOST_TO_CONTAINER ones rslave (see cri/sandbox);
 // PROPAGATION_BIDIRECTIONAL is refused (the container's mounts are the
 // sentry's, they cannot reach the host).
-func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) error {
+//
+// It returns the host-path directory volumes: the gofer serves each on a
+// connection of its own and the sentry mounts it in its shared mode, so
+// host-side changes reach the container at its next lookup (see
+// cri/sandbox). File binds, image volumes and the /etc files stay in the
+// rootfs's connection.
+func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) ([]sandbox.Volume, error) {
 	if err := sandbox.MakePrivate(c.RootfsDir); err != nil {
-		return err
+		return nil, err
 	}
-	taken := map[string]bool{}
-	for i, m := range cfg.GetMounts() {
+	mounts := cfg.GetMounts()
+	order := make([]int, len(mounts))
+	for i, m := range mounts {
 		if m.GetContainerPath() == "" || !filepath.IsAbs(m.GetContainerPath()) {
-			return fmt.Errorf("mount %q: container_path must be absolute: %w", m.GetContainerPath(), ErrInvalidArgument)
+			return nil, fmt.Errorf("mount %q: container_path must be absolute: %w", m.GetContainerPath(), ErrInvalidArgument)
 		}
+		order[i] = i
+	}
+	depth := func(i int) int { return strings.Count(filepath.Clean(mounts[i].GetContainerPath()), "/") }
+	sort.SliceStable(order, func(a, b int) bool { return depth(order[a]) < depth(order[b]) })
+	var vols []sandbox.Volume
+	taken := map[string]bool{}
+	for _, i := range order {
+		m := mounts[i]
 		if m.GetImage() != nil {
 			if err := s.mountImageVolume(ctx, c, i, m); err != nil {
-				return err
+				return nil, err
 			}
 			taken[filepath.Clean(m.GetContainerPath())] = true
 			continue
 		}
 		if m.GetHostPath() == "" {
-			return fmt.Errorf("mount %q: host_path is required: %w", m.GetContainerPath(), ErrInvalidArgument)
+			return nil, fmt.Errorf("mount %q: host_path is required: %w", m.GetContainerPath(), ErrInvalidArgument)
 		}
 		opts := sandbox.BindOptions{ReadOnly: m.GetReadonly()}
 		switch m.GetPropagation() {
@@ -299,20 +323,24 @@ func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *stor
 		case runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER:
 			opts.HostToContainer = true
 		default:
-			return fmt.Errorf("mount %q: propagation %s is not supported (the container's mounts are the sandbox's own, they cannot reach the host): %w",
+			return nil, fmt.Errorf("mount %q: propagation %s is not supported (the container's mounts are the sandbox's own, they cannot reach the host): %w",
 				m.GetContainerPath(), m.GetPropagation(), ErrUnimplemented)
 		}
 		if m.GetRecursiveReadOnly() {
 			if !m.GetReadonly() {
-				return fmt.Errorf("mount %q: recursive_read_only needs readonly: %w", m.GetContainerPath(), ErrInvalidArgument)
+				return nil, fmt.Errorf("mount %q: recursive_read_only needs readonly: %w", m.GetContainerPath(), ErrInvalidArgument)
 			}
 			if opts.HostToContainer {
-				return fmt.Errorf("mount %q: recursive_read_only needs private propagation: %w", m.GetContainerPath(), ErrInvalidArgument)
+				return nil, fmt.Errorf("mount %q: recursive_read_only needs private propagation: %w", m.GetContainerPath(), ErrInvalidArgument)
 			}
 			opts.RecursiveReadOnly = true
 		}
-		if _, err := sandbox.Bind(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), opts); err != nil {
-			return err
+		v, err := sandbox.BindVolume(c.RootfsDir, m.GetContainerPath(), m.GetHostPath(), opts)
+		if err != nil {
+			return nil, err
+		}
+		if v != nil {
+			vols = append(vols, *v)
 		}
 		taken[filepath.Clean(m.GetContainerPath())] = true
 	}
@@ -322,17 +350,17 @@ func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *stor
 			continue
 		}
 		if _, err := sandbox.BindInRoot(c.RootfsDir, dest, filepath.Join(pod.Dir, name), false); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	// Mount points of the sentry's own file systems, made now in case the
 	// rootfs becomes read-only.
 	for _, d := range []string{"proc", "sys", "dev"} {
 		if err := os.Mkdir(filepath.Join(c.RootfsDir, d), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return vols, nil
 }
 
 // controlProcess is the control form of p, with no stdio of its own

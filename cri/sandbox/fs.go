@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -50,28 +51,69 @@ type BindOptions struct {
 // detached copy of src before it is attached, so no event reaches the
 // bind between the two.
 func Bind(root, dest, src string, o BindOptions) (string, error) {
+	hostPath, _, err := bind(root, dest, src, o)
+	return hostPath, err
+}
+
+// Volume is a directory volume bound inside a rootfs, which the gofer
+// serves on a connection of its own (Runner.StartGofer) and the sentry
+// mounts in its shared, revalidating mode (control.Mount with a GoferFD):
+// host-side changes to it (files, ConfigMap symlink swaps, mounts
+// propagated below a HOST_TO_CONTAINER bind) are seen at the next lookup.
+type Volume struct {
+	// Path is the mount point inside the root, absolute with the root as
+	// "/", every symlink resolved as the bind resolved it: where the
+	// gofer finds it and where the sentry mounts it.
+	Path string
+	// ReadOnly serves it read-only: for recursively read-only binds
+	// only, since below a plain read-only bind the host's own mounts
+	// keep their flags (the bind itself refuses writes with EROFS).
+	ReadOnly bool
+}
+
+// BindVolume is Bind, and also returns the bind as a Volume when src is
+// a directory (nil for a file: file binds stay in the rootfs's
+// connection).
+func BindVolume(root, dest, src string, o BindOptions) (*Volume, error) {
+	hostPath, isDir, err := bind(root, dest, src, o)
+	if err != nil || !isDir {
+		return nil, err
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, err
+	}
+	rel, err := filepath.Rel(realRoot, hostPath)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, fmt.Errorf("mount point %s: %s is not below the root %s: %w", dest, hostPath, realRoot, unix.EXDEV)
+	}
+	return &Volume{Path: "/" + rel, ReadOnly: o.ReadOnly && o.RecursiveReadOnly}, nil
+}
+
+// bind is Bind; it also says whether src is a directory.
+func bind(root, dest, src string, o BindOptions) (string, bool, error) {
 	st, err := os.Stat(src)
 	if errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(src, 0o755); err != nil {
-			return "", fmt.Errorf("mount source %s: %w", src, err)
+			return "", false, fmt.Errorf("mount source %s: %w", src, err)
 		}
 		st, err = os.Stat(src)
 	}
 	if err != nil {
-		return "", fmt.Errorf("mount source %s: %w", src, err)
+		return "", false, fmt.Errorf("mount source %s: %w", src, err)
 	}
 	target, err := mountPoint(root, dest, st.IsDir())
 	if err != nil {
-		return "", fmt.Errorf("mount point %s: %w", dest, err)
+		return "", false, fmt.Errorf("mount point %s: %w", dest, err)
 	}
 	defer unix.Close(target)
 	hostPath, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(target))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	tree, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
 	if err != nil {
-		return "", fmt.Errorf("bind %s: %w", src, err)
+		return "", false, fmt.Errorf("bind %s: %w", src, err)
 	}
 	defer unix.Close(tree)
 	prop := uint64(unix.MS_PRIVATE)
@@ -80,7 +122,7 @@ func Bind(root, dest, src string, o BindOptions) (string, error) {
 	}
 	attr := unix.MountAttr{Propagation: prop}
 	if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
-		return "", fmt.Errorf("bind %s: propagation: %w", src, err)
+		return "", false, fmt.Errorf("bind %s: propagation: %w", src, err)
 	}
 	if o.ReadOnly {
 		attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
@@ -89,13 +131,13 @@ func Bind(root, dest, src string, o BindOptions) (string, error) {
 			flags |= unix.AT_RECURSIVE
 		}
 		if err := unix.MountSetattr(tree, "", flags, &attr); err != nil {
-			return "", fmt.Errorf("bind %s read-only: %w", src, err)
+			return "", false, fmt.Errorf("bind %s read-only: %w", src, err)
 		}
 	}
 	if err := unix.MoveMount(tree, "", target, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return "", fmt.Errorf("bind %s on %s: %w", src, dest, err)
+		return "", false, fmt.Errorf("bind %s on %s: %w", src, dest, err)
 	}
-	return hostPath, nil
+	return hostPath, st.IsDir(), nil
 }
 
 // mountPoint opens (creating as needed) dest inside root, a directory or

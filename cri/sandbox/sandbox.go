@@ -16,10 +16,10 @@
 // /etc/resolv.conf inside it (each mount point created with every path
 // component resolved inside the rootfs, so an image's symlinks cannot send
 // a mount outside it), and only then starts a gofer on that directory,
-// born in a mount namespace of its own: a copy of the daemon's, so one
-// connection serves the rootfs with every volume in it. StartGofer then
-// detaches the binds from the daemon's namespace: they live only in the
-// gofer's, and the host keeps nothing below the rootfs mount. So a host
+// born in a mount namespace of its own: a copy of the daemon's, so the
+// binds are in its tree. StartGofer then detaches the binds from the
+// daemon's namespace: they live only in the gofer's, and the host keeps
+// nothing below the rootfs mount. So a host
 // path used as a volume can be unmounted or removed on the host while the
 // container runs (no EBUSY because of a bind of ours; the container keeps
 // what it has open, as with runc), and nothing is left on the host if the
@@ -28,18 +28,41 @@
 // kernel refuses writes); a read-only rootfs is a read-only remount of the
 // rootfs mount alone, so writable volumes inside it stay writable.
 //
+// # Volume connections
+//
+// The rootfs connection is mounted by the sentry in its cached, exclusive
+// mode (the sandbox is the rootfs's only writer). A host-path directory
+// volume has other writers (the host, the kubelet's ConfigMap/Secret
+// updates), so each gets a connection of its own on the same gofer
+// process (BindVolume, StartGofer's vols: one socketpair per volume,
+// `gofer --volume FD:ro|rw:PATH`), which the sentry mounts at the
+// volume's place in its shared, revalidating mode (control.Mount with a
+// GoferFD and no Source): a name the container has looked up is checked
+// against the host at the next lookup, so new, replaced and removed files,
+// an atomically swapped "..data" symlink and mounts the host propagates
+// below a HOST_TO_CONTAINER bind are seen at once. The gofer opens each
+// volume's directory inside its root before it serves anything, and a
+// volume connection reaches only that tree (see package gofer). File
+// binds (the pod's /etc files, host-path files) and image volumes stay in
+// the rootfs connection: a file bind pins its inode as with runc, and an
+// image does not change. A plain read-only volume is served read-write by
+// the gofer and mounted read-write in the sentry (the read-only bind
+// refuses writes with EROFS, while host mounts below it keep their own
+// flags, as in Linux); a recursively read-only one is read-only in both.
+// Volume paths are resolved once, by the daemon, inside the rootfs, and
+// passed resolved to both the gofer and the sentry. Cost: a socketpair, a
+// few goroutines and descriptors per volume; no process.
+//
 // Mount propagation (CRI Mount.propagation) is the binds' propagation
 // type, set before they are attached: PROPAGATION_PRIVATE binds are
 // recursively private, so a mount the host makes below the source later
 // never reaches the container; PROPAGATION_HOST_TO_CONTAINER binds are
 // recursively slaves of the source's peer group (rslave), so one does:
-// the gofer's copy receives it, and the sentry sees it when it first looks
-// the mount point up (a gofer lookup crosses mount points). Volumes are
-// served in the rootfs's connection, which the sentry caches (it is not in
-// the shared, revalidating mode of control.Mount gofer connections), so a
-// directory the container had already looked up before the host mounted
-// on it keeps showing what was under it. PROPAGATION_BIDIRECTIONAL would
-// need the container's mounts to reach the host, but they are the
+// the gofer's copy receives it, and the sentry sees it at the next lookup
+// of the mount point (a gofer lookup crosses mount points, and the volume
+// connection is revalidated), even if the container had listed it before;
+// an unmount on the host reaches it the same way. PROPAGATION_BIDIRECTIONAL
+// would need the container's mounts to reach the host, but they are the
 // sentry's own: it is refused. The rootfs mount is private because the
 // daemon's unmounts below it must not propagate into the gofer's copy.
 //
@@ -48,20 +71,15 @@
 // lives, and after a daemon exit it is re-parented to init. The gofer is
 // started the same way, directly in a new mount namespace (CLONE_NEWNS,
 // --mntns) and with --detached, so it sets no parent-death signal: a daemon
-// exit leaves it running, and it ends when the sentry closes the connection
-// (container removed, or sentry gone). (An earlier design let gofer.Main
+// exit leaves it running, and it ends when the sentry has closed all its
+// connections (container removed, or sentry gone). (An earlier design let gofer.Main
 // re-execute itself and stay as a waiting parent; that cost an exec and
 // ~3.7 MiB PSS per container.)
 //
-// Known limit of one gofer per container: two containers that mount the
-// same host directory see it through two gofer connections, so two
-// dentry caches in the sentry; today the sentry caches negative lookups,
-// so a file one container (or the host) creates after the other looked
-// for it stays invisible to the other until the lookup is revalidated.
-// The fix belongs in the sentry's gofer client (revalidate on shared
-// mounts); a pod-wide gofer for volumes (PodSpec.GoferFD) would fix the
-// container-to-container case only, at the price of mount propagation
-// into a running gofer.
+// One gofer per container: two containers that mount the same host
+// directory see it through two gofer connections, so two dentry caches in
+// the sentry; both are in shared mode, so what one writes the other sees
+// at its next lookup (as with a change made by the host).
 //
 // Not done yet: cgroups (the sentry's memory limit is its memory file's
 // size; there is no host CPU limit), pod networking (the sentry's
@@ -204,9 +222,23 @@ type Gofer struct {
 	// Conn is the sentry's end of the gofer's socket; the caller passes
 	// it to the sentry and closes it.
 	Conn *os.File
+	// Volumes are the sentry's ends of the volumes' connections, in the
+	// order of StartGofer's vols; the caller passes them to the sentry
+	// (control.Mount GoferFD, Source "") and closes them.
+	Volumes []*os.File
 }
 
-// StartGofer starts a gofer serving root (read-write), logging to logPath.
+// Close closes the sentry's ends of every connection.
+func (g *Gofer) Close() {
+	g.Conn.Close()
+	for _, f := range g.Volumes {
+		f.Close()
+	}
+}
+
+// StartGofer starts a gofer serving root (read-write), logging to logPath,
+// and each of vols (directories bound inside root, see BindVolume) on a
+// connection of its own (--volume), confined to that volume's tree.
 //
 // The gofer's mount namespace is a copy of the daemon's made when it is
 // cloned, with everything mounted below root by then (volumes, the pod's
@@ -215,33 +247,55 @@ type Gofer struct {
 // the host keeps no bind of a volume (see the package comment). root
 // itself is made private first (when it is a mount point), so that those
 // unmounts do not propagate into the gofer's copy.
-func (r *Runner) StartGofer(root, logPath string) (*Gofer, error) {
+func (r *Runner) StartGofer(root, logPath string, vols ...Volume) (_ *Gofer, retErr error) {
 	if err := MakePrivate(root); err != nil && !errors.Is(err, unix.EINVAL) {
 		return nil, fmt.Errorf("gofer root: %w", err)
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("gofer socket: %w", err)
+	g := &Gofer{}
+	var goferEnds []*os.File
+	defer func() {
+		for _, f := range goferEnds {
+			f.Close()
+		}
+		if retErr != nil {
+			g.Close()
+		}
+	}()
+	for i := 0; i <= len(vols); i++ {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("gofer socket: %w", err)
+		}
+		sentryEnd := os.NewFile(uintptr(fds[0]), "gofer-sentry-end")
+		goferEnds = append(goferEnds, os.NewFile(uintptr(fds[1]), "gofer-gofer-end"))
+		if i == 0 {
+			g.Conn = sentryEnd
+		} else {
+			g.Volumes = append(g.Volumes, sentryEnd)
+		}
 	}
-	sentryEnd := os.NewFile(uintptr(fds[0]), "gofer-sentry-end")
-	goferEnd := os.NewFile(uintptr(fds[1]), "gofer-gofer-end")
-	defer goferEnd.Close()
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		sentryEnd.Close()
 		return nil, fmt.Errorf("gofer log: %w", err)
 	}
 	defer logf.Close()
 	// Born in its own mount namespace and session, with no parent-death
 	// signal (--detached): it outlives the daemon and ends when the sentry
-	// closes the connection (see the package comment).
-	cmd := exec.Command(r.Binary, "gofer", "--root", root, "--sock-fd", "3", "--mntns", "--detached")
-	cmd.ExtraFiles = []*os.File{goferEnd}
+	// closes the connections (see the package comment).
+	args := []string{"gofer", "--root", root, "--sock-fd", "3", "--mntns", "--detached"}
+	for i, v := range vols {
+		mode := "rw"
+		if v.ReadOnly {
+			mode = "ro"
+		}
+		args = append(args, "--volume", strconv.Itoa(4+i)+":"+mode+":"+v.Path)
+	}
+	cmd := exec.Command(r.Binary, args...)
+	cmd.ExtraFiles = goferEnds
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: syscall.CLONE_NEWNS}
 	if err := cmd.Start(); err != nil {
-		sentryEnd.Close()
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}
 	go cmd.Wait()
@@ -250,10 +304,10 @@ func (r *Runner) StartGofer(root, logPath string) (*Gofer, error) {
 	// Start returned.
 	if err := DetachBelow(root); err != nil {
 		cmd.Process.Kill()
-		sentryEnd.Close()
 		return nil, fmt.Errorf("detaching the host side of the volumes: %w", err)
 	}
-	return &Gofer{PID: cmd.Process.Pid, Conn: sentryEnd}, nil
+	g.PID = cmd.Process.Pid
+	return g, nil
 }
 
 func (r *Runner) oomScore(pid int) {

@@ -11,6 +11,12 @@ package kernel
 // copies the pointer (children share the parent's filters, as in Linux)
 // and execve keeps it.
 //
+// Filters see every system call that reaches the sentry. vDSO functions
+// (clock_gettime, gettimeofday, time, getcpu) run in the application
+// without a system call, so no filter sees them, as on Linux. LOG acts
+// as ALLOW (there is no audit log). There is no user-space notification
+// listener: USER_NOTIF, like TRACE without a tracer, answers ENOSYS.
+//
 // Locking. Every store to Task.seccomp happens under Kernel.mu (the tree
 // lock): the task itself installing a filter, clone copying it, or a
 // sibling synchronising the thread group (SECCOMP_FILTER_FLAG_TSYNC). The

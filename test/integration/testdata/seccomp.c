@@ -231,6 +231,36 @@ static void test_tsync(void) {
 	call("main getuid", SYS_getuid);
 }
 
+static pid_t conflict_tid;
+
+static void *conflict_thread(void *arg) {
+	conflict_tid = gettid();
+	install(SYS_getuid, SECCOMP_RET_ERRNO | EPERM, 0); // this thread's own filter
+	pthread_barrier_wait(&bar);
+	pthread_barrier_wait(&bar);
+	call("diverged thread getppid", SYS_getppid);
+	return NULL;
+}
+
+static void test_tsync_conflict(void) {
+	nnp();
+	pthread_barrier_init(&bar, NULL, 2);
+	pthread_t th;
+	pthread_create(&th, NULL, conflict_thread, NULL);
+	pthread_barrier_wait(&bar);
+	long r = install(SYS_getppid, SECCOMP_RET_ERRNO | EPERM, SECCOMP_FILTER_FLAG_TSYNC);
+	printf("TSYNC with a diverged thread returns its tid: %d\n", r == conflict_tid);
+	errno = 0;
+	r = install(SYS_getppid, SECCOMP_RET_ERRNO | EPERM, SECCOMP_FILTER_FLAG_TSYNC | (1 << 4) /* TSYNC_ESRCH */);
+	printf("TSYNC_ESRCH: %ld %s\n", r, errname(r ? errno : 0));
+	call("main getppid (nothing installed)", SYS_getppid);
+	pthread_barrier_wait(&bar);
+	pthread_join(th, NULL);
+	// x32 numbers reach the filter as they are.
+	install(0x40000000 | SYS_getpid, SECCOMP_RET_ERRNO | EPERM, 0);
+	call("x32 getpid filtered", 0x40000000 | SYS_getpid);
+}
+
 static void test_eacces(void) {
 	if (setresuid(65534, 65534, 65534)) {
 		printf("setresuid: %s\n", errname(errno));
@@ -372,6 +402,7 @@ static struct {
 	{"kill-thread", test_kill_thread},
 	{"actions", test_actions},
 	{"tsync", test_tsync},
+	{"tsync-conflict", test_tsync_conflict},
 	{"eacces", test_eacces},
 	{"strict", test_strict},
 	{"args", test_args},

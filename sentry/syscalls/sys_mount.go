@@ -79,6 +79,7 @@ func Mount(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 			Flags:     mflags,
 			KeepAtime: flags&(unix.MS_NOATIME|unix.MS_NODIRATIME|unix.MS_RELATIME|unix.MS_STRICTATIME) == 0,
 			Bind:      flags&unix.MS_BIND != 0,
+			Data:      data,
 		})
 	case flags&unix.MS_BIND != 0:
 		if source == "" {

@@ -143,10 +143,20 @@ type RemountOptions struct {
 	// KeepAtime keeps the mount's atime flags (none of MS_NOATIME,
 	// MS_NODIRATIME, MS_RELATIME, MS_STRICTATIME was given).
 	KeepAtime bool
-	// Bind is MS_BIND: change only this mount's flags. Without it Linux
-	// also reconfigures the filesystem; here the filesystem's own options
-	// (tmpfs size=, ...) do not change: only the mount's flags do.
+	// Bind is MS_BIND: change only this mount's flags. Without it the
+	// filesystem is reconfigured with Data too, if it implements
+	// Remounter (otherwise Data is ignored, as options a filesystem does
+	// not know).
 	Bind bool
+	// Data is mount(2)'s data ("size=2g" for tmpfs).
+	Data string
+}
+
+// Remounter is implemented by a FilesystemImpl whose options may change
+// on mount -o remount (tmpfs's size=, say). Remount runs before the mount
+// tree is locked; an error fails the remount with nothing changed.
+type Remounter interface {
+	Remount(ctx Context, data string) error
 }
 
 // Remount implements mount(2)'s MS_REMOUNT: pop must name the root of a
@@ -162,12 +172,28 @@ func (v *VirtualFilesystem) Remount(ctx Context, pop *PathOperation, opts Remoun
 	if !ctx.Credentials().HasCapability(capSysAdmin) {
 		return unix.EPERM
 	}
+	m := vd.Mount
+	valid := func() bool {
+		return !m.anon && m.attached && pop.ns.containsLocked(m) && vd.Dentry == m.root
+	}
+	if r, ok := m.fs.impl.(Remounter); ok && !opts.Bind && opts.Data != "" {
+		// A filesystem callback: checked, then run outside the tree's
+		// write locks.
+		v.mountMu.RLock()
+		ok := valid()
+		v.mountMu.RUnlock()
+		if !ok {
+			return unix.EINVAL
+		}
+		if err := r.Remount(ctx, opts.Data); err != nil {
+			return err
+		}
+	}
 	v.renameMu.Lock()
 	defer v.endWrite()
 	v.mountMu.Lock()
 	defer v.mountMu.Unlock()
-	m := vd.Mount
-	if m.anon || !m.attached || !pop.ns.containsLocked(m) || vd.Dentry != m.root {
+	if !valid() {
 		return unix.EINVAL
 	}
 	f := opts.Flags

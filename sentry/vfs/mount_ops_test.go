@@ -424,3 +424,40 @@ func TestLockedMounts(t *testing.T) {
 		t.Fatalf("after umount -l / the container sees the covered file: %v", err)
 	}
 }
+
+// remountFS is a filesystem whose options change on remount.
+type remountFS struct {
+	vfs.FilesystemImpl
+	data string
+}
+
+func (r *remountFS) Remount(ctx vfs.Context, data string) error {
+	if data == "bad" {
+		return unix.EINVAL
+	}
+	r.data = data
+	return nil
+}
+
+func TestRemountData(t *testing.T) {
+	e := newEnv(t)
+	e.mkdirs("/m")
+	inner := tmpfs.New(e.v, e.mf, tmpfs.Options{})
+	rfs := &remountFS{FilesystemImpl: inner.Impl()}
+	fs := e.v.NewFilesystem(rfs, inner.Root().Inode())
+	p := e.pop("/m", true)
+	defer p.Release()
+	e.must("mount", e.v.MountAt(root, p, fs, "r", vfs.MountFlags{}))
+	e.must("remount", e.v.Remount(root, p, vfs.RemountOptions{Data: "size=2m", KeepAtime: true}))
+	if rfs.data != "size=2m" {
+		t.Fatalf("filesystem got %q", rfs.data)
+	}
+	wantErr(t, "bad data", e.v.Remount(root, p, vfs.RemountOptions{Data: "bad", Flags: vfs.MountFlags{ReadOnly: true}}), unix.EINVAL)
+	if strings.Contains(e.mountinfo(), " /m ro") {
+		t.Fatalf("a failed remount changed the flags:\n%s", e.mountinfo())
+	}
+	e.must("bind remount ignores data", e.v.Remount(root, p, vfs.RemountOptions{Data: "other", Bind: true}))
+	if rfs.data != "size=2m" {
+		t.Fatalf("bind remount reconfigured the filesystem: %q", rfs.data)
+	}
+}

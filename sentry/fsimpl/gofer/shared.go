@@ -45,10 +45,13 @@ import (
 // failed one one round trip, and a stat of a file looked up more than
 // sharedAttrValidity ago one round trip (none if it is mapped).
 
-// Limits: a file is known by (device, inode number, type), so a file the
-// host deleted whose inode number is reused at once by a new file under
-// the same name passes for the old one (the protocol has no generation
-// number; the size and mtime check still drops a stale page cache). A
+// Limits: a file is known by (device, inode number, type; and ctime for a
+// symlink, whose target is cached), so a file the host deleted whose inode
+// number is reused by a new file under the same name passes for the old
+// one (the protocol has no generation number; the size and mtime check
+// still drops a stale page cache, and the handle is the new file's, since
+// an inode number can only be reused once nothing, our handle included,
+// holds the old file). A
 // directory moved away by another writer keeps working through a handle
 // it holds, but one that had been released is walked to by its old name
 // again (ENOENT or ESTALE). open(O_CREAT) racing another writer's create of
@@ -106,8 +109,7 @@ func (s *sharedDir) Revalidate(ctx vfs.Context, name string, child vfs.Inode) bo
 	}
 	files, stats, err := df.Walk(name)
 	d.fs.put(d.h)
-	if err == nil && len(files) == 1 && stats[0].Dev == ci.h.dev && stats[0].Ino == ci.h.ino &&
-		stats[0].Mode&unix.S_IFMT == ci.kind {
+	if err == nil && len(files) == 1 && ci.sameFile(stats[0]) {
 		if !d.fs.adopt(ci.h, files[0], d, name) {
 			d.fs.client.CloseFiles(files[0])
 		}
@@ -116,6 +118,26 @@ func (s *sharedDir) Revalidate(ctx vfs.Context, name string, child vfs.Inode) bo
 	}
 	d.pending = &pendingWalk{name: name, files: files, stats: stats, err: err}
 	return false
+}
+
+// sameFile reports whether st, just walked to, is the file of i: the same
+// device, inode number and type and, for a symlink, the same ctime. A
+// symlink's target is cached and never changes, so one with another ctime
+// is a new symlink that got a freed inode number back (the kubelet's
+// "..data" swaps on ext4 do that when our handle of the old one had been
+// released, leaving nothing to pin its number), or one renamed or
+// relinked since, which costs one lookup more. Other kinds are checked by
+// what they cache (regular files: size and mtime, see hostChanged).
+func (i *inode) sameFile(st client.Stat) bool {
+	if st.Dev != i.h.dev || st.Ino != i.h.ino || st.Mode&unix.S_IFMT != i.kind {
+		return false
+	}
+	if i.kind != unix.S_IFLNK {
+		return true
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.valid && st.Ctime == i.st.Ctime
 }
 
 // takePending returns the revalidation walk of name, if there is one.

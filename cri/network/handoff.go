@@ -95,11 +95,15 @@ func (m *Manager) Handoff(a *Attachment) (*os.File, *control.ConfigureNetworkReq
 	return f, req, nil
 }
 
-// packetSocket opens an AF_PACKET SOCK_RAW socket for every protocol,
-// bound to interface ifindex (of the calling thread's namespace).
+// packetSocket opens an AF_PACKET SOCK_RAW socket receiving every
+// protocol, bound to interface ifindex (of the calling thread's
+// namespace).
 func packetSocket(ifindex int) (*os.File, error) {
+	// Protocol 0 at creation: no packet is taken before the bind, and the
+	// bind need not unhook a first registration (an RCU grace period:
+	// ~10 ms of pod start).
 	proto := htons(unix.ETH_P_ALL)
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("packet socket: %w", err)
 	}

@@ -208,3 +208,40 @@ func TestVolumeHostChangesSeen(t *testing.T) {
 		t.Errorf("after RemoveContainer, processes left: %v", p)
 	}
 }
+
+// TestVolumeUpdateAcrossDaemonRestart: the volume connections belong to
+// the sentry and the gofer, not the daemon: after a daemon restart a host
+// change is still seen, and removing the container ends its gofer (which
+// serves its rootfs and its volume).
+func TestVolumeUpdateAcrossDaemonRestart(t *testing.T) {
+	e := newPodEnv(t)
+	root := filepath.Join(t.TempDir(), "root")
+	d1 := startPodDaemon(t, root, e.certs)
+	d1.pull(t, e.image)
+	pcfg := podConfigFor("volrestart", t.TempDir())
+	podID := d1.runPod(t, pcfg)
+	vol := t.TempDir()
+	f := filepath.Join(vol, "f")
+	os.WriteFile(f, []byte("before\n"), 0o644)
+	cfg := ctrConfig("r", e.image, "sleep 1000")
+	cfg.Mounts = []*runtimeapi.Mount{{ContainerPath: "/vol", HostPath: vol}}
+	id := d1.createStart(t, podID, pcfg, cfg)
+	if r := d1.exec(t, id, 10, "cat", "/vol/f"); string(r.Stdout) != "before\n" {
+		t.Fatalf("cat: %q %q", r.Stdout, r.Stderr)
+	}
+	if err := d1.stop(); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(f+".new", []byte("after\n"), 0o644)
+	os.Rename(f+".new", f)
+	d2 := startPodDaemon(t, root, e.certs)
+	if r := d2.exec(t, id, 10, "cat", "/vol/f"); string(r.Stdout) != "after\n" {
+		t.Errorf("after the restart: %q %q", r.Stdout, r.Stderr)
+	}
+	if _, err := d2.rt.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if p := waitNoProcessesUnder(filepath.Join(root, containersDir)); len(p) != 0 {
+		t.Errorf("after RemoveContainer, processes left: %v", p)
+	}
+}

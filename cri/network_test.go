@@ -130,7 +130,7 @@ func TestPodNetwork(t *testing.T) {
 	podA := d.runPod(t, pcfgA)
 	t.Logf("RunPodSandbox with CNI: %v", time.Since(t0))
 	d.createStart(t, podA, pcfgA, ctrConfig("web", e.image,
-		"mkdir -p /tmp/www && echo served-over-eth0 > /tmp/www/index.html && exec busybox httpd -f -p 8080 -h /tmp/www"))
+		"mkdir -p /tmp/www && echo served-over-eth0 > /tmp/www/index.html && busybox dd if=/dev/zero of=/tmp/www/big bs=65536 count=64 2>/dev/null && exec busybox httpd -f -p 8080 -h /tmp/www"))
 	ipA := d.podIP(t, podA)
 	if ip := net.ParseIP(ipA); ip == nil || !c.subnet.Contains(ip) {
 		t.Fatalf("pod IP %q not in %v", ipA, c.subnet)
@@ -139,6 +139,12 @@ func TestPodNetwork(t *testing.T) {
 	// From the host, at the pod's IP.
 	if body, err := httpGet(t, "http://"+ipA+":8080/"); body != "served-over-eth0\n" || err != nil {
 		t.Fatalf("GET from the host: %q %v", body, err)
+	}
+
+	// 4 MiB: full-size segments both ways (the host veth must not hand
+	// the sentry's socket TSO super-frames or partial checksums).
+	if body, err := httpGet(t, "http://"+ipA+":8080/big"); len(body) != 4<<20 || strings.Trim(body, "\x00") != "" || err != nil {
+		t.Errorf("GET 4 MiB from the host: %d bytes (%.200q), %v", len(body), body, err)
 	}
 
 	// From another pod, by IP.
@@ -151,6 +157,9 @@ func TestPodNetwork(t *testing.T) {
 	}
 	if r := d.exec(t, ctrB, 20, "busybox", "wget", "-q", "-O", "-", "http://"+ipA+":8080/"); string(r.Stdout) != "served-over-eth0\n" || r.ExitCode != 0 {
 		t.Errorf("wget from pod B: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
+	}
+	if r := d.exec(t, ctrB, 20, "sh", "-c", "busybox wget -q -O - http://"+ipA+":8080/big | busybox wc -c"); strings.TrimSpace(string(r.Stdout)) != fmt.Sprint(4<<20) {
+		t.Errorf("4 MiB from pod A to pod B: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
 	}
 	// The pod sees its interface.
 	if r := d.exec(t, ctrB, 10, "busybox", "ifconfig", "eth0"); !strings.Contains(string(r.Stdout), ipB) {
@@ -346,4 +355,41 @@ func maxD(d []time.Duration) time.Duration {
 		m = max(m, x)
 	}
 	return m
+}
+
+// TestPodNetworkRollback fails RunPodSandbox after the network is set up
+// (injected faults) and checks that the rollback ran CNI DEL and removed
+// the namespace: no veth on the bridge, no address reserved, no record.
+func TestPodNetworkRollback(t *testing.T) {
+	c := newCNIEnv(t, 213)
+	e := newPodEnv(t)
+	f := &faults{}
+	root := filepath.Join(t.TempDir(), "root")
+	d := startPodDaemon(t, root, e.certs, c.option(t, root), withFaults(f.inject))
+	ctx := ctxT(t)
+	for _, step := range []string{"pod:sentry", "pod:network", "pod:ready"} {
+		f.set(step)
+		pcfg := podConfigFor("net-rollback", t.TempDir())
+		pcfg.PortMappings = []*runtimeapi.PortMapping{{Protocol: runtimeapi.Protocol_TCP, ContainerPort: 80, HostPort: 30813}}
+		if _, err := d.rt.RunPodSandbox(ctx, &runtimeapi.RunPodSandboxRequest{Config: pcfg}); err == nil {
+			t.Fatalf("%s: RunPodSandbox succeeded", step)
+		}
+		if left := dirEntries(t, filepath.Join(root, "netns")); len(left) != 0 {
+			t.Errorf("%s: namespaces left: %v", step, left)
+		}
+		if left := dirEntries(t, filepath.Join(root, "network")); len(left) != 1 || left[0] != "cache" {
+			t.Errorf("%s: network records left: %v", step, left)
+		}
+		if left := c.hostVeths(t); len(left) != 0 {
+			t.Errorf("%s: host veths left: %v", step, left)
+		}
+		for _, ent := range dirEntries(t, filepath.Join(c.dataDir, c.name)) {
+			if strings.HasPrefix(ent, "10.") {
+				t.Errorf("%s: address %s still reserved", step, ent)
+			}
+		}
+		if out, err := exec.Command("iptables-save").Output(); err == nil && strings.Contains(string(out), "30813") {
+			t.Errorf("%s: hostPort rule left", step)
+		}
+	}
 }

@@ -130,7 +130,7 @@ func TestSecurityContextAndImageVolumes(t *testing.T) {
 	bad("unknown-cap", codes.InvalidArgument, func(c *runtimeapi.ContainerConfig) {
 		c.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Capabilities: &runtimeapi.Capability{AddCapabilities: []string{"FLY"}}}}
 	})
-	bad("localhost-seccomp", codes.Unimplemented, func(c *runtimeapi.ContainerConfig) {
+	bad("localhost-seccomp", codes.InvalidArgument, func(c *runtimeapi.ContainerConfig) {
 		c.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{
 			Seccomp: &runtimeapi.SecurityProfile{ProfileType: runtimeapi.SecurityProfile_Localhost, LocalhostRef: "/p.json"}}}
 	})

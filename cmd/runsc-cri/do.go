@@ -37,6 +37,7 @@ func doMain(args []string) int {
 	memLimit := fs.String("memory-limit", "8G", "most application memory the sandbox may use (bytes, or with K/M/G suffix)")
 	maxTasks := fs.Int("max-tasks", boot.DefaultMaxTasks, "most threads the sandbox may have (fork bombs stop here with EAGAIN)")
 	readOnly := fs.Bool("ro", false, "mount --rootfs read-only")
+	privileged := fs.Bool("privileged", false, "give uid 0 every capability, as in a privileged container (mount, pivot_root, ...); default: the OCI default set")
 	debug := fs.Bool("debug", false, "log every system call to stderr")
 	hostname := fs.String("hostname", "", "hostname inside the sandbox (default: the host's)")
 	var envs stringList
@@ -97,8 +98,9 @@ func doMain(args []string) int {
 			Env:   env,
 			Cwd:   *cwd,
 			UID:   uid,
-			GID:   gid,
-			Stdio: [3]int{0, 1, 2},
+			GID:        gid,
+			Stdio:      [3]int{0, 1, 2},
+			Privileged: *privileged,
 		},
 	}
 	status, err := boot.Run(spec, log)

@@ -76,7 +76,11 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 	for i, g := range proc.Groups {
 		groups[i] = auth.KGID(g)
 	}
-	creds := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, auth.DefaultContainerCaps)
+	caps := auth.DefaultContainerCaps
+	if proc.Privileged {
+		caps = auth.AllCaps
+	}
+	creds := auth.NewCredentials(auth.KUID(proc.UID), auth.KGID(proc.GID), groups, caps)
 
 	fdt := vfs.NewFDTable()
 	for i, hfd := range proc.Stdio {

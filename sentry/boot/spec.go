@@ -44,6 +44,10 @@ type Process struct {
 	Stdio [3]int `json:"stdio"`
 	// Umask of the process (default 022).
 	Umask *uint32 `json:"umask,omitempty"`
+	// Privileged gives the process every capability (as a privileged
+	// container's root: mount, pivot_root, ...) instead of the OCI
+	// default set.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // Defaults for a Spec's zero fields.

@@ -17,8 +17,8 @@ import (
 // is mounted on, or written to, a host path.
 //
 // The sandbox's root must hold CAP_SYS_ADMIN, as in a privileged
-// container; a sandbox whose root lacks it (`do` giving the OCI default
-// capability set) skips the privileged cases with that reason.
+// container: the privileged cases run `do --privileged` (and skip, with
+// the reason, if the binary under test does not give it).
 
 func init() {
 	cSources["mountops"] = mountErrno + mountOpsC
@@ -328,6 +328,9 @@ int main(void) {
 }
 `
 
+// privileged is the `do` flag giving the sandbox's root every capability.
+var privileged = []string{"--privileged"}
+
 var sandboxCaps struct {
 	once   sync.Once
 	admin  bool
@@ -339,7 +342,7 @@ func requireSysAdmin(t *testing.T) {
 	t.Helper()
 	requireSandbox(t, false)
 	sandboxCaps.once.Do(func() {
-		r := runSandbox(t, sandboxOpts{rootfs: env.rootfs, timeout: 30 * time.Second}, "/bin/grep", "CapEff", "/proc/self/status")
+		r := runSandbox(t, sandboxOpts{rootfs: env.rootfs, extra: privileged, timeout: 30 * time.Second}, "/bin/grep", "CapEff", "/proc/self/status")
 		f := strings.Fields(string(r.stdout))
 		if len(f) != 2 {
 			sandboxCaps.reason = "cannot read CapEff in the sandbox: " + r.describe()
@@ -352,7 +355,7 @@ func requireSysAdmin(t *testing.T) {
 		}
 		sandboxCaps.admin = caps&(1<<21) != 0
 		sandboxCaps.reason = "the sandbox's root lacks CAP_SYS_ADMIN (CapEff " + f[1] +
-			"): `do` gives the OCI default set (sentry/boot/boot.go), not a privileged container's"
+			") under `do --privileged`"
 	})
 	if !sandboxCaps.admin {
 		t.Skip(sandboxCaps.reason)
@@ -380,14 +383,14 @@ func runMountCase(t *testing.T, o sandboxOpts, argv ...string) {
 // filesystem types and mountinfo lines, with Linux's errors.
 func TestMountOps(t *testing.T) {
 	requireSysAdmin(t)
-	runMountCase(t, sandboxOpts{}, cProgram(t, "mountops"))
+	runMountCase(t, sandboxOpts{extra: privileged}, cProgram(t, "mountops"))
 }
 
 // TestMountPivotRoot: unshare(CLONE_NEWNS), then pivot_root into a tmpfs,
 // both ways container tools do it.
 func TestMountPivotRoot(t *testing.T) {
 	requireSysAdmin(t)
-	runMountCase(t, sandboxOpts{}, cProgram(t, "mountpivot"))
+	runMountCase(t, sandboxOpts{extra: privileged}, cProgram(t, "mountpivot"))
 }
 
 // TestMountUnprivileged: uid 1000 gets EPERM everywhere (ENOENT first for
@@ -419,7 +422,7 @@ umount -l /tmp/rb; echo lazy $?
 grep -c ' /tmp/rb' /proc/self/mountinfo
 ls -A /tmp/vol/containerMntPoint
 `
-	runMountCase(t, sandboxOpts{}, "/bin/sh", "-c", script)
+	runMountCase(t, sandboxOpts{extra: privileged}, "/bin/sh", "-c", script)
 }
 
 // TestMountNoHostReveal: over the default rootfs (the host's / served by
@@ -445,7 +448,7 @@ umount -l /; echo umount-root $?
 cat /proc/self/mountinfo /proc/1/mountinfo
 ls /sys /dev | wc -l
 `
-	r := runSandbox(t, sandboxOpts{timeout: 30 * time.Second}, "/bin/sh", "-c", script)
+	r := runSandbox(t, sandboxOpts{extra: privileged, timeout: 30 * time.Second}, "/bin/sh", "-c", script)
 	checkNoCrash(t, r)
 	if r.err != nil || r.timedOut {
 		t.Fatalf("sandbox run failed: %s", r.describe())

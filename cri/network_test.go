@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
 
 	"github.com/runsc-cri/runsc-cri/cri/network"
@@ -134,6 +135,13 @@ func TestPodNetwork(t *testing.T) {
 	ipA := d.podIP(t, podA)
 	if ip := net.ParseIP(ipA); ip == nil || !c.subnet.Contains(ip) {
 		t.Fatalf("pod IP %q not in %v", ipA, c.subnet)
+	}
+
+	// The sentry lives in the pod's namespace, not the host's.
+	if rec, err := d.srv.store.Pod(podA); err != nil {
+		t.Fatal(err)
+	} else if got, want := nsInode(t, fmt.Sprintf("/proc/%d/ns/net", rec.SentryPID)), nsInode(t, filepath.Join(root, "netns", podA)); got != want {
+		t.Errorf("the sentry's network namespace is %d, the pod's %d", got, want)
 	}
 
 	// From the host, at the pod's IP.
@@ -392,4 +400,13 @@ func TestPodNetworkRollback(t *testing.T) {
 			t.Errorf("%s: hostPort rule left", step)
 		}
 	}
+}
+
+func nsInode(t *testing.T, path string) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
 }

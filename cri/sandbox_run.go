@@ -111,22 +111,14 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 		return "", err
 	}
 
-	// 3. The sentry, and meanwhile the pod's network namespace and CNI
-	// ADD (cri/network), so that the pod start waits for the longer of
-	// the two only.
-	var att *network.Attachment
-	netDone := make(chan error, 1)
-	go func() {
-		var err error
-		att, err = s.net.Setup(bg(ctx), podNetwork(id, cfg))
-		netDone <- err
-	}()
-	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls()}
-	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
-		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
+	// 3. The pod's network namespace (cri/network), if there is a CNI
+	// configuration; then the sentry, started inside that namespace
+	// (it never holds anything of the host's network), and meanwhile CNI
+	// ADD, so that the pod start waits for the longer of the two only.
+	att, err := s.net.Prepare(podNetwork(id, cfg))
+	if err != nil {
+		return "", fmt.Errorf("RunPodSandbox %q: pod network: %w", md.Name, err)
 	}
-	sn, err := s.runner.StartSentry(p.Dir, p.ControlSocket, spec)
-	netErr := <-netDone
 	defer func() {
 		if retErr != nil {
 			if err := s.net.Remove(bg(ctx), id); err != nil {
@@ -134,6 +126,27 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 			}
 		}
 	}()
+	netDone := make(chan error, 1)
+	if att != nil {
+		go func() { netDone <- s.net.Add(bg(ctx), att) }()
+	} else {
+		netDone <- nil
+	}
+	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls()}
+	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
+		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
+	}
+	var sn *sandbox.Sentry
+	startSentry := func() (err error) {
+		sn, err = s.runner.StartSentry(p.Dir, p.ControlSocket, spec)
+		return err
+	}
+	if att != nil {
+		err = s.net.Do(att, startSentry)
+	} else {
+		err = startSentry()
+	}
+	netErr := <-netDone
 	if err != nil {
 		return "", fmt.Errorf("RunPodSandbox %q: %w", md.Name, err)
 	}

@@ -7,7 +7,10 @@
 // Every pod gets a host network namespace of its own, created by the
 // daemon (unshare(CLONE_NEWNET) on a throw-away thread) and bind-mounted
 // on <root>/netns/<pod-id>, so that it outlives a daemon restart without
-// any process in it. RunPodSandbox runs CNI ADD (libcni, the first
+// any process in it (Prepare). The pod's sentry is started inside it (Do:
+// the fork happens on a thread in the namespace), so the sentry process
+// never holds anything of the host's network, as gVisor's sandbox. While
+// the sentry starts, RunPodSandbox runs CNI ADD (Add: libcni, the first
 // network configuration of the config dir, plugins from the bin dir) for
 // the namespace with interface eth0, the kubelet's CNI_ARGS
 // (K8S_POD_NAMESPACE, K8S_POD_NAME, K8S_POD_INFRA_CONTAINER_ID,
@@ -67,6 +70,7 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
+	"github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -250,10 +254,11 @@ func (a *Attachment) runtimeConf(netns string) *libcni.RuntimeConf {
 	return &libcni.RuntimeConf{ContainerID: a.PodID, NetNS: netns, IfName: IfName, Args: a.Args, CapabilityArgs: a.CapabilityArgs}
 }
 
-// Setup creates pod's namespace and runs CNI ADD in it. Without a CNI
-// configuration it does nothing and returns nil, nil (loopback only). On
-// failure everything is undone (DEL, namespace and record removed).
-func (m *Manager) Setup(ctx context.Context, pod Pod) (_ *Attachment, retErr error) {
+// Prepare loads the network configuration and creates pod's namespace,
+// recording both (ADD has not run yet). Without a CNI configuration it
+// does nothing and returns nil, nil: the pod has loopback only. On
+// failure nothing is left.
+func (m *Manager) Prepare(pod Pod) (_ *Attachment, retErr error) {
 	list, err := m.Config()
 	if errors.Is(err, ErrNoConfig) {
 		return nil, nil
@@ -288,23 +293,48 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (_ *Attachment, retErr err
 	}
 	defer func() {
 		if retErr != nil {
-			if err := m.Remove(context.WithoutCancel(ctx), pod.ID); err != nil {
-				m.o.Log.Error("rollback: pod network", "pod", pod.ID, "err", err)
-			}
 			removeNetNS(a.NetNS)
 		}
 	}()
-	a.Added = true
 	if err := m.save(a); err != nil {
 		return nil, fmt.Errorf("network record: %w", err)
 	}
-	res, err := m.cni.AddNetworkList(ctx, list, a.runtimeConf(a.NetNS))
+	return a, nil
+}
+
+// Add runs CNI ADD for a prepared pod and records the result. When it
+// fails, DEL has run (the CNI spec asks for a DEL after a failed ADD);
+// the namespace and the record stay for Remove.
+func (m *Manager) Add(ctx context.Context, a *Attachment) error {
+	list, err := libcni.ConfListFromBytes(a.ConfList)
 	if err != nil {
-		return nil, fmt.Errorf("CNI ADD (network %q): %w", list.Name, err)
+		return fmt.Errorf("network configuration: %w", err)
 	}
+	a.Added = true // from now on a DEL is due, whatever happens
+	if err := m.save(a); err != nil {
+		return fmt.Errorf("network record: %w", err)
+	}
+	res, err := m.cni.AddNetworkList(ctx, list, a.runtimeConf(a.NetNS))
+	if err == nil {
+		err = a.setResult(res)
+	}
+	if err == nil {
+		err = m.save(a)
+	}
+	if err != nil {
+		if derr := m.Teardown(context.WithoutCancel(ctx), a.PodID); derr != nil {
+			m.o.Log.Error("CNI DEL after a failed ADD", "pod", a.PodID, "err", derr)
+		}
+		return fmt.Errorf("CNI ADD (network %q): %w", list.Name, err)
+	}
+	return nil
+}
+
+// setResult records the CNI result and the pod's addresses, IPv4 first.
+func (a *Attachment) setResult(res types.Result) error {
 	r, err := types100.NewResultFromResult(res)
 	if err != nil {
-		return nil, fmt.Errorf("CNI ADD (network %q): result: %w", list.Name, err)
+		return fmt.Errorf("result: %w", err)
 	}
 	var v4, v6 []string
 	for _, ip := range r.IPs {
@@ -315,13 +345,30 @@ func (m *Manager) Setup(ctx context.Context, pod Pod) (_ *Attachment, retErr err
 		}
 	}
 	a.IPs = append(v4, v6...)
-	if a.Result, err = json.Marshal(r); err != nil {
+	a.Result, err = json.Marshal(r)
+	return err
+}
+
+// Setup is Prepare and Add; on failure everything is undone.
+func (m *Manager) Setup(ctx context.Context, pod Pod) (_ *Attachment, retErr error) {
+	a, err := m.Prepare(pod)
+	if a == nil || err != nil {
 		return nil, err
 	}
-	if err := m.save(a); err != nil {
-		return nil, fmt.Errorf("network record: %w", err)
+	if err := m.Add(ctx, a); err != nil {
+		if rerr := m.Remove(context.WithoutCancel(ctx), pod.ID); rerr != nil {
+			m.o.Log.Error("rollback: pod network", "pod", pod.ID, "err", rerr)
+		}
+		return nil, err
 	}
 	return a, nil
+}
+
+// Do runs fn on a thread inside a's namespace: a process fn starts
+// (exec.Cmd.Start forks from the calling thread) is born in it. fn must
+// not start goroutines that expect to be in the namespace.
+func (m *Manager) Do(a *Attachment, fn func() error) error {
+	return inNetNS(a.NetNS, fn)
 }
 
 // confListJSON rebuilds a configuration list from its plugins.

@@ -9,7 +9,8 @@ package control
 // an AF_PACKET SOCK_RAW socket bound to eth0, removes the addresses and
 // routes from eth0 (so the host kernel neither answers ARP for them nor
 // resets connections it knows nothing of) and passes the socket with
-// ConfigureNetwork. The sentry adds a NIC with that MAC and MTU over the
+// ConfigureNetwork (the sentry itself was started in that namespace).
+// The sentry adds a NIC with that MAC and MTU over the
 // socket (Ethernet frames both ways, ARP answered by the sentry's stack)
 // and gives it the addresses and routes. The socket is the only thing of
 // the host's network the sentry ever holds: it is bound to the pod's own

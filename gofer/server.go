@@ -1,8 +1,9 @@
 // Package gofer is the file server of a pod: the only process that touches
 // the host files of a sandbox's rootfs and volumes. The sentry talks to it
-// over one unix socket with the protocol of package gofer/proto, and gets
-// host file descriptors donated (SCM_RIGHTS) for opened files, so file data
-// never goes through the protocol.
+// over a unix socket per served tree (the root, and each --volume, see
+// volumes.go) with the protocol of package gofer/proto, and gets host file
+// descriptors donated (SCM_RIGHTS) for opened files, so file data never
+// goes through the protocol.
 //
 // # Model
 //

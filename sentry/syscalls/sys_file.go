@@ -435,10 +435,17 @@ func Faccessat2(t *kernel.Task, args *arch.SyscallArguments) (uintptr, error) {
 	return 0, faccessat(t, args.Int(0), args.Ptr(1), args.Uint(2), args.Uint(3))
 }
 
-// credsCtx is a vfs.Context with substituted credentials.
-type credsCtx struct{ creds *auth.Credentials }
+// credsCtx is a task's vfs.Context with substituted credentials; /proc
+// still resolves "self" through its task.
+type credsCtx struct {
+	t     *kernel.Task
+	creds *auth.Credentials
+}
 
 func (c credsCtx) Credentials() *auth.Credentials { return c.creds }
+
+// CallerTask returns the task the check is made for.
+func (c credsCtx) CallerTask() *kernel.Task { return c.t }
 
 func faccessat(t *kernel.Task, dirfd int32, addr uintptr, mode, flags uint32) error {
 	if flags&^(linux.AT_EACCESS|linux.AT_SYMLINK_NOFOLLOW|linux.AT_EMPTY_PATH) != 0 || mode&^7 != 0 {
@@ -457,6 +464,6 @@ func faccessat(t *kernel.Task, dirfd int32, addr uintptr, mode, flags uint32) er
 		creds = c
 	}
 	return withPath(t, dirfd, addr, flags&linux.AT_SYMLINK_NOFOLLOW == 0, flags&linux.AT_EMPTY_PATH != 0, func(pop *vfs.PathOperation) error {
-		return t.Kernel().VFS().AccessAt(credsCtx{creds}, pop, mode)
+		return t.Kernel().VFS().AccessAt(credsCtx{t, creds}, pop, mode)
 	})
 }

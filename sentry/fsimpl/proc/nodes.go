@@ -23,6 +23,17 @@ type attrs struct {
 	gid   uint32
 	nlink uint32
 	ctime time.Time
+	// owner, if set, gives the owners at each stat (a process's files
+	// follow its effective ids, as Linux's task_dump_owner).
+	owner func() (uid, gid uint32)
+}
+
+// setOwner makes the inode's owners follow fn.
+func (a *attrs) setOwner(fn func() (uid, gid uint32)) { a.owner = fn }
+
+// ownable is every inode type embedding attrs.
+type ownable interface {
+	setOwner(func() (uid, gid uint32))
 }
 
 func newAttrs(path string, mode uint32) attrs {
@@ -38,12 +49,16 @@ func newAttrs(path string, mode uint32) attrs {
 // Stat implements vfs.Inode.
 func (a *attrs) Stat(ctx vfs.Context) (linux.Statx, error) {
 	ts := linux.StatxTimestamp{Sec: a.ctime.Unix(), Nsec: uint32(a.ctime.Nanosecond())}
+	uid, gid := a.uid, a.gid
+	if a.owner != nil {
+		uid, gid = a.owner()
+	}
 	return linux.Statx{
 		Mask:    linux.STATX_BASIC_STATS,
 		Blksize: 1024,
 		Nlink:   a.nlink,
-		UID:     a.uid,
-		GID:     a.gid,
+		UID:     uid,
+		GID:     gid,
 		Mode:    uint16(a.mode),
 		Ino:     a.ino,
 		Atime:   ts,

@@ -54,17 +54,9 @@ func (fs *filesystem) processDir(tg *kernel.ThreadGroup, t *kernel.Task) *proces
 		base += "/task/" + strconv.Itoa(int(t.ThreadID()))
 	}
 	p := &processDir{fs: fs, tg: tg, t: t}
-	uid, gid := uint32(0), uint32(0)
-	if lt := p.task(); lt != nil {
-		if c := lt.Credentials(); c != nil {
-			uid, gid = uint32(c.EffectiveUID), uint32(c.EffectiveGID)
-		}
-	}
 	file := func(name string, mode uint32, gen genFunc, write writeFunc) entry {
 		return fileEntry(name, func() vfs.Inode {
-			f := fs.newFile(base+"/"+name, mode, safe(gen), write)
-			f.uid, f.gid = uid, gid
-			return f
+			return p.own(fs.newFile(base+"/"+name, mode, safe(gen), write))
 		})
 	}
 	entries := []entry{
@@ -84,18 +76,37 @@ func (fs *filesystem) processDir(tg *kernel.ThreadGroup, t *kernel.Task) *proces
 		file("oom_adj", 0o644, static("0\n"), func(vfs.Context, []byte) error { return nil }),
 		file("loginuid", 0o644, static("4294967295"), func(vfs.Context, []byte) error { return nil }),
 		file("io", 0o400, static("rchar: 0\nwchar: 0\nsyscr: 0\nsyscw: 0\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n"), nil),
-		linkEntry("exe", func() vfs.Inode { return p.exeLink(base + "/exe") }),
-		linkEntry("cwd", func() vfs.Inode { return p.fsLink(base+"/cwd", false) }),
-		linkEntry("root", func() vfs.Inode { return p.fsLink(base+"/root", true) }),
-		dirEntry("fd", func() vfs.Inode { return p.fdDir(base+"/fd", false) }),
-		dirEntry("fdinfo", func() vfs.Inode { return p.fdDir(base+"/fdinfo", true) }),
+		linkEntry("exe", func() vfs.Inode { return p.own(p.exeLink(base + "/exe")) }),
+		linkEntry("cwd", func() vfs.Inode { return p.own(p.fsLink(base+"/cwd", false)) }),
+		linkEntry("root", func() vfs.Inode { return p.own(p.fsLink(base+"/root", true)) }),
+		dirEntry("fd", func() vfs.Inode { return p.own(p.fdDir(base+"/fd", false)) }),
+		dirEntry("fdinfo", func() vfs.Inode { return p.own(p.fdDir(base+"/fdinfo", true)) }),
 	}
 	if t == nil {
-		entries = append(entries, dirEntry("task", func() vfs.Inode { return p.taskDir(base + "/task") }))
+		entries = append(entries, dirEntry("task", func() vfs.Inode { return p.own(p.taskDir(base + "/task")) }))
 	}
 	p.dir = fs.newDir(base, 0o555, entries)
-	p.dir.uid, p.dir.gid = uid, gid
+	p.dir.owner = p.owner
 	return p
+}
+
+// owner returns the process's owners as /proc shows them: its effective
+// user and group (root once it is gone).
+func (p *processDir) owner() (uid, gid uint32) {
+	if t := p.task(); t != nil {
+		if c := t.Credentials(); c != nil {
+			return uint32(c.EffectiveUID), uint32(c.EffectiveGID)
+		}
+	}
+	return 0, 0
+}
+
+// own makes ino's owners follow the process's.
+func (p *processDir) own(ino vfs.Inode) vfs.Inode {
+	if o, ok := ino.(ownable); ok {
+		o.setOwner(p.owner)
+	}
+	return ino
 }
 
 // taskDir is /proc/[pid]/task.
@@ -454,7 +465,7 @@ func (p *processDir) fdDir(path string, info bool) vfs.Inode {
 		for _, fd := range ft.FDs() {
 			fd := fd
 			out = append(out, entry{name: strconv.Itoa(int(fd)), typ: typ, make: func() vfs.Inode {
-				return p.fdNode(path, ft, fd, info)
+				return p.own(p.fdNode(path, ft, fd, info))
 			}})
 		}
 		return out
@@ -473,7 +484,7 @@ func (p *processDir) fdDir(path string, info bool) vfs.Inode {
 			return nil, unix.ENOENT
 		}
 		defer f.DecRef(ctx)
-		ino := p.fdNode(path, ft, int32(n), info)
+		ino := p.own(p.fdNode(path, ft, int32(n), info))
 		if l, ok := ino.(*jumpLink); ok {
 			l.mode = linux.S_IFLNK
 			if f.Readable() || f.IsPath() {

@@ -110,10 +110,17 @@ func (fs *filesystem) attrs(path string, mode uint32) attrs {
 	return a
 }
 
-// callerTask returns the task making the call, or nil (tests, boot).
+// callerTask returns the task making the call, or nil (tests, boot). A
+// context standing in for a task with other credentials (faccessat's
+// real-id check) names its task with CallerTask.
 func callerTask(ctx vfs.Context) *kernel.Task {
-	t, _ := ctx.(*kernel.Task)
-	return t
+	switch c := ctx.(type) {
+	case *kernel.Task:
+		return c
+	case interface{ CallerTask() *kernel.Task }:
+		return c.CallerTask()
+	}
+	return nil
 }
 
 // rootDir builds /proc.

@@ -50,10 +50,10 @@ import (
 // Known differences from containerd + runc: one PID namespace for the
 // whole pod (like shareProcessNamespace: every container sees and may
 // signal every process, kill(-1) included); the UTS hostname is the pod's;
-// /proc/self/mounts inside a container also lists the other containers'
-// mounts as long as vfs.GenerateProcMounts lists mounts outside the
-// caller's root; devpts and mqueue mounts are skipped (/dev/pts is an
-// empty directory; terminals are host ptys passed in by the daemon).
+// devpts and mqueue mounts are skipped (/dev/pts is an empty directory;
+// terminals are host ptys: an exec'd process's is passed in by the daemon,
+// a container init's with a tty is opened by the sentry, which keeps the
+// master, see pod_attach.go).
 //
 // Locking: Pod.mu guards the container maps; container.mu guards a
 // container's state; container.ttyMu guards its terminals. Pod.mu is taken
@@ -212,8 +212,8 @@ func (p *Pod) lookup(id string) (*container, error) {
 }
 
 // registerTTY makes /dev/tty open the controlling terminal of the caller's
-// session: the pty the daemon gave the container's init or an exec'd
-// process started with Terminal. Without one it answers ENXIO, as Linux
+// session: the pty of the container's init (opened by the sentry) or of
+// an exec'd process started with Terminal (passed in by the daemon). Without one it answers ENXIO, as Linux
 // does for a process without a controlling terminal. dev.New registers a
 // placeholder, so this runs again after every /dev is made.
 func (p *Pod) registerTTY() {

@@ -43,6 +43,38 @@ type PacketNIC struct {
 	Routes []tcpip.Route
 }
 
+// bufMTU is the largest MTU fdbased's receive buffers were cut for.
+// Guarded by packetMu.
+var bufMTU uint32
+
+// fitBufConfig cuts fdbased's receive buffer sizes (a process-wide
+// setting read when an endpoint is made) down to what one frame of the
+// largest MTU seen needs. The default is sized for 64 KiB GSO super-frames
+// and each endpoint keeps 8 such sets for recvmmsg: 512 KiB of buffers
+// per pod for nothing, since the host side of the veth segments and
+// checksums everything (GSO is off here). Caller holds packetMu.
+func fitBufConfig(mtu uint32) {
+	if mtu <= bufMTU {
+		return
+	}
+	bufMTU = mtu
+	need := int(mtu) + 18 // Ethernet header and a VLAN tag
+	var sizes []int
+	total := 0
+	for _, sz := range []int{128, 256, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768} {
+		sizes = append(sizes, sz)
+		total += sz
+		if total >= need {
+			break
+		}
+	}
+	for total < need { // jumbo frames past 64 KiB cannot be; be safe anyway
+		sizes = append(sizes, 32768)
+		total += 32768
+	}
+	fdbased.BufConfig = sizes
+}
+
 // packetFiles keeps each stack's packet sockets referenced (an *os.File
 // that is collected closes its fd under the endpoint).
 var packetFiles sync.Map // *Stack → *[]*os.File (guarded by packetMu)
@@ -75,16 +107,22 @@ func (st *Stack) AddPacketNIC(n PacketNIC) error {
 			return unix.EEXIST
 		}
 	}
+	packetMu.Lock()
+	fitBufConfig(n.MTU)
 	ep, err := fdbased.New(&fdbased.Options{
 		FDs:                []int{int(n.File.Fd())},
 		MTU:                n.MTU,
 		EthernetHeader:     true,
 		Address:            n.MAC,
 		PacketDispatchMode: fdbased.RecvMMsg,
+		// One goroutine hands received frames to the stack: a pod's
+		// traffic does not need one per CPU (each costs memory).
+		ProcessorsPerChannel: 1,
 		// The host computes nothing for us on a packet socket.
 		TXChecksumOffload: false,
 		RXChecksumOffload: false,
 	})
+	packetMu.Unlock()
 	if err != nil {
 		return unix.EINVAL
 	}

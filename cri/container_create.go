@@ -243,9 +243,10 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 		fds = append(fds, int(logFile.Fd()))
 	}
 	for i, v := range vols {
-		// Each directory volume on its own connection, which the
-		// sentry mounts in its shared (revalidating) mode.
-		req.Mounts = append(req.Mounts, control.Mount{Destination: v.Path, Type: "bind", GoferFD: len(fds), ReadOnly: v.ReadOnly})
+		// Each volume on its own connection, which the sentry mounts
+		// in its shared (revalidating) mode (a file volume's serves
+		// its directory, of which the sentry binds the file).
+		req.Mounts = append(req.Mounts, control.Mount{Destination: v.Destination(), Source: v.File, Type: "bind", GoferFD: len(fds), ReadOnly: v.ReadOnly})
 		fds = append(fds, int(g.Volumes[i].Fd()))
 	}
 	if err := control.Call(pod.ControlSocket, control.MethodCreateContainer, req, fds, nil, 30*time.Second); err != nil {
@@ -284,11 +285,11 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 // PROPAGATION_BIDIRECTIONAL is refused (the container's mounts are the
 // sentry's, they cannot reach the host).
 //
-// It returns the host-path directory volumes: the gofer serves each on a
-// connection of its own and the sentry mounts it in its shared mode, so
-// host-side changes reach the container at its next lookup (see
-// cri/sandbox). File binds, image volumes and the /etc files stay in the
-// rootfs's connection.
+// It returns the host-path volumes: the gofer serves each on a connection
+// of its own and the sentry mounts it in its shared mode, so host-side
+// changes reach the container at its next lookup (see cri/sandbox). Image
+// volumes, the pod's /etc files and a file bound in the root directory
+// itself stay in the rootfs's connection.
 func (s *Server) mountVolumes(ctx context.Context, c *store.Container, pod *store.Pod, cfg *runtimeapi.ContainerConfig) ([]sandbox.Volume, error) {
 	if err := sandbox.MakePrivate(c.RootfsDir); err != nil {
 		return nil, err

@@ -23,8 +23,11 @@ import (
 // below a PROPAGATION_HOST_TO_CONTAINER volume after the container has
 // listed the mount point (and its removal), never below a
 // PROPAGATION_PRIVATE one. Each volume is a mount of its own in the
-// sandbox. Also: volumes given child first are bound parent first; below
-// a plain read-only volume a writable host mount stays writable.
+// sandbox. File volumes too: a file rewritten on the host shows its new
+// size, the kubelet's /dev/termination-log (below the sandbox's own /dev)
+// reaches the host, a read-only one refuses writes. Also: volumes given
+// child first are bound parent first; below a plain read-only volume a
+// writable host mount stays writable.
 func TestVolumeHostChangesSeen(t *testing.T) {
 	e := newPodEnv(t)
 	root := filepath.Join(t.TempDir(), "root")
@@ -99,6 +102,14 @@ func TestVolumeHostChangesSeen(t *testing.T) {
 	}
 	defer unix.Unmount(filepath.Join(ro, "tmpfs"), unix.MNT_DETACH)
 
+	// File volumes: the kubelet's termination log (below the sandbox's
+	// own /dev), a configuration file, a read-only one.
+	termLog, conf, roConf := filepath.Join(host, "termination-log"), filepath.Join(host, "app.conf"), filepath.Join(host, "ro.conf")
+	write(termLog, "")
+	os.Chmod(termLog, 0o666)
+	write(conf, "a=1\n")
+	write(roConf, "ro\n")
+
 	outer, inner := filepath.Join(host, "outer"), filepath.Join(host, "inner")
 	os.Mkdir(outer, 0o755)
 	os.Mkdir(inner, 0o755)
@@ -115,6 +126,9 @@ func TestVolumeHostChangesSeen(t *testing.T) {
 		{ContainerPath: "/ro", HostPath: ro, Readonly: true},
 		{ContainerPath: "/nest/inner", HostPath: inner},
 		{ContainerPath: "/nest", HostPath: outer},
+		{ContainerPath: "/dev/termination-log", HostPath: termLog},
+		{ContainerPath: "/etc/app.conf", HostPath: conf},
+		{ContainerPath: "/etc/ro.conf", HostPath: roConf, Readonly: true},
 	}
 	id := d.createStart(t, podID, pcfg, cfg)
 	run := func(want string, cmd ...string) {
@@ -133,7 +147,7 @@ func TestVolumeHostChangesSeen(t *testing.T) {
 
 	// Each directory volume is a mount of its own in the sandbox.
 	r := d.exec(t, id, 10, "cat", "/proc/mounts")
-	for _, p := range []string{"/files", "/etc/config", "/priv", "/slave", "/ro", "/nest", "/nest/inner"} {
+	for _, p := range []string{"/files", "/etc/config", "/priv", "/slave", "/ro", "/nest", "/nest/inner", "/dev/termination-log", "/etc/app.conf"} {
 		if !strings.Contains(string(r.Stdout), " "+p+" ") {
 			t.Errorf("no mount at %s in /proc/mounts:\n%s", p, r.Stdout)
 		}
@@ -197,6 +211,21 @@ func TestVolumeHostChangesSeen(t *testing.T) {
 	run("inner\n", "cat", "/nest/inner/i")
 	write(filepath.Join(inner, "i2"), "inner2\n")
 	run("inner2\n", "cat", "/nest/inner/i2")
+
+	// File volumes.
+	run("", "sh", "-c", "echo bye > /dev/termination-log")
+	if b, _ := os.ReadFile(termLog); string(b) != "bye\n" {
+		t.Errorf("termination log on the host: %q", b)
+	}
+	run("4\n", "sh", "-c", "wc -c < /etc/app.conf")
+	write(conf, "a=1\nb=2\n")
+	run("8\n", "sh", "-c", "wc -c < /etc/app.conf")
+	run("a=1\nb=2\n", "cat", "/etc/app.conf")
+	run("ro\n", "cat", "/etc/ro.conf")
+	fails("sh", "-c", "echo x >> /etc/ro.conf")
+	if b, _ := os.ReadFile(roConf); string(b) != "ro\n" {
+		t.Errorf("read-only file volume written: %q", b)
+	}
 
 	// Files bound from the pod stay what they were.
 	run("volupd-host\n", "cat", "/etc/hostname")

@@ -55,28 +55,48 @@ func Bind(root, dest, src string, o BindOptions) (string, error) {
 	return hostPath, err
 }
 
-// Volume is a directory volume bound inside a rootfs, which the gofer
-// serves on a connection of its own (Runner.StartGofer) and the sentry
-// mounts in its shared, revalidating mode (control.Mount with a GoferFD):
-// host-side changes to it (files, ConfigMap symlink swaps, mounts
-// propagated below a HOST_TO_CONTAINER bind) are seen at the next lookup.
+// Volume is a volume bound inside a rootfs, which the gofer serves on a
+// connection of its own (Runner.StartGofer) and the sentry mounts in its
+// shared, revalidating mode (control.Mount with a GoferFD): host-side
+// changes to it (files, ConfigMap symlink swaps, mounts propagated below
+// a HOST_TO_CONTAINER bind) are seen at the next lookup.
+//
+// A file volume is served as the directory holding its mount point, of
+// which the sentry binds only that file (control.Mount Source File): the
+// directory is the container's own rootfs (or one of its volumes), so the
+// connection reaches nothing the container does not have, and the file is
+// bound from a mount of its own, so it is seen even below the sentry's own
+// file systems (/dev/termination-log).
 type Volume struct {
-	// Path is the mount point inside the root, absolute with the root as
-	// "/", every symlink resolved as the bind resolved it: where the
-	// gofer finds it and where the sentry mounts it.
+	// Path is the mount point inside the root (for a file, the
+	// directory holding it), absolute with the root as "/", every
+	// symlink resolved as the bind resolved it: where the gofer finds it
+	// and where the sentry mounts it.
 	Path string
-	// ReadOnly serves it read-only: for recursively read-only binds
-	// only, since below a plain read-only bind the host's own mounts
-	// keep their flags (the bind itself refuses writes with EROFS).
+	// File is the mount point's name in Path for a file volume, "" for
+	// a directory.
+	File string
+	// ReadOnly serves it read-only: a recursively read-only directory or
+	// a read-only file; not a plain read-only directory, below which the
+	// host's own mounts keep their flags (the bind itself refuses writes
+	// with EROFS).
 	ReadOnly bool
 }
 
-// BindVolume is Bind, and also returns the bind as a Volume when src is
-// a directory (nil for a file: file binds stay in the rootfs's
-// connection).
+// Destination is the volume's mount point inside the root.
+func (v *Volume) Destination() string {
+	if v.File == "" {
+		return v.Path
+	}
+	return path.Join(v.Path, v.File)
+}
+
+// BindVolume is Bind, and also returns the bind as a Volume: nil for a
+// file whose mount point is in the root directory itself (it stays in the
+// rootfs's connection).
 func BindVolume(root, dest, src string, o BindOptions) (*Volume, error) {
 	hostPath, isDir, err := bind(root, dest, src, o)
-	if err != nil || !isDir {
+	if err != nil {
 		return nil, err
 	}
 	realRoot, err := filepath.EvalSymlinks(root)
@@ -87,7 +107,14 @@ func BindVolume(root, dest, src string, o BindOptions) (*Volume, error) {
 	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
 		return nil, fmt.Errorf("mount point %s: %s is not below the root %s: %w", dest, hostPath, realRoot, unix.EXDEV)
 	}
-	return &Volume{Path: "/" + rel, ReadOnly: o.ReadOnly && o.RecursiveReadOnly}, nil
+	if isDir {
+		return &Volume{Path: "/" + rel, ReadOnly: o.ReadOnly && o.RecursiveReadOnly}, nil
+	}
+	dir, file := path.Split("/" + rel)
+	if dir == "/" {
+		return nil, nil
+	}
+	return &Volume{Path: path.Clean(dir), File: file, ReadOnly: o.ReadOnly}, nil
 }
 
 // bind is Bind; it also says whether src is a directory.

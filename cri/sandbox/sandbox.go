@@ -31,27 +31,33 @@
 // # Volume connections
 //
 // The rootfs connection is mounted by the sentry in its cached, exclusive
-// mode (the sandbox is the rootfs's only writer). A host-path directory
-// volume has other writers (the host, the kubelet's ConfigMap/Secret
-// updates), so each gets a connection of its own on the same gofer
-// process (BindVolume, StartGofer's vols: one socketpair per volume,
-// `gofer --volume FD:ro|rw:PATH`), which the sentry mounts at the
-// volume's place in its shared, revalidating mode (control.Mount with a
-// GoferFD and no Source): a name the container has looked up is checked
-// against the host at the next lookup, so new, replaced and removed files,
-// an atomically swapped "..data" symlink and mounts the host propagates
-// below a HOST_TO_CONTAINER bind are seen at once. The gofer opens each
-// volume's directory inside its root before it serves anything, and a
-// volume connection reaches only that tree (see package gofer). File
-// binds (the pod's /etc files, host-path files) and image volumes stay in
-// the rootfs connection: a file bind pins its inode as with runc, and an
-// image does not change. A plain read-only volume is served read-write by
-// the gofer and mounted read-write in the sentry (the read-only bind
-// refuses writes with EROFS, while host mounts below it keep their own
-// flags, as in Linux); a recursively read-only one is read-only in both.
-// Volume paths are resolved once, by the daemon, inside the rootfs, and
-// passed resolved to both the gofer and the sentry. Cost: a socketpair, a
-// few goroutines and descriptors per volume; no process.
+// mode (the sandbox is the rootfs's only writer). A host-path volume has
+// other writers (the host, the kubelet's ConfigMap/Secret updates), so
+// each gets a connection of its own on the same gofer process
+// (BindVolume, StartGofer's vols: one socketpair per volume, `gofer
+// --volume FD:ro|rw:PATH`), which the sentry mounts at the volume's place
+// in its shared, revalidating mode (control.Mount with a GoferFD): a name
+// the container has looked up is checked against the host at the next
+// lookup, so new, replaced and removed files, an atomically swapped
+// "..data" symlink and mounts the host propagates below a
+// HOST_TO_CONTAINER bind are seen at once. The gofer opens each volume's
+// directory inside its root before it serves anything, and a volume
+// connection reaches only that tree (see package gofer). A file volume's
+// connection serves the directory holding its mount point (the
+// container's own rootfs or volume, nothing more), and the sentry binds
+// the one file from it (control.Mount Source): its attributes are
+// revalidated too, and it is seen even below the sentry's own /dev
+// (the kubelet's /dev/termination-log). Image volumes, the pod's /etc
+// files and a file bound in the root directory itself stay in the rootfs
+// connection (an image does not change; the /etc files are written once).
+// A plain read-only directory volume is served read-write by the gofer
+// and mounted read-write in the sentry (the read-only bind refuses writes
+// with EROFS, while host mounts below it keep their own flags, as in
+// Linux); a recursively read-only one, or a read-only file, is read-only
+// in both. Volume paths are resolved once, by the daemon, inside the
+// rootfs, and passed resolved to both the gofer and the sentry. Cost: a
+// socketpair, a few goroutines and descriptors per volume (about 90 KiB
+// of gofer RSS each); no process.
 //
 // Mount propagation (CRI Mount.propagation) is the binds' propagation
 // type, set before they are attached: PROPAGATION_PRIVATE binds are

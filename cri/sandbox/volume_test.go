@@ -8,8 +8,10 @@ import (
 
 // TestBindVolume: a directory bind is returned as a Volume whose path is
 // the mount point inside the root with the image's symlinks resolved
-// (where the gofer finds it and the sentry mounts it); a file bind is
-// not a volume; only a recursively read-only bind is served read-only.
+// (where the gofer finds it and the sentry mounts it); a file bind as the
+// directory holding it and its name, except in the root directory itself;
+// only a recursively read-only directory bind, or a read-only file bind,
+// is served read-only.
 func TestBindVolume(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("bind mounts need root")
@@ -48,7 +50,11 @@ func TestBindVolume(t *testing.T) {
 			t.Errorf("%s: volume %+v, want path %s read-only %v", tc.dest, v, tc.want, tc.ro)
 		}
 	}
-	if v, err := BindVolume(root, "/etc/f", file, BindOptions{}); err != nil || v != nil {
-		t.Errorf("file bind: %+v, %v; want no volume", v, err)
+	v, err := BindVolume(root, "/run/secrets/f", file, BindOptions{ReadOnly: true})
+	if err != nil || v == nil || *v != (Volume{Path: "/var/run/secrets", File: "f", ReadOnly: true}) || v.Destination() != "/var/run/secrets/f" {
+		t.Errorf("file bind: %+v, %v", v, err)
+	}
+	if v, err := BindVolume(root, "/f", file, BindOptions{}); err != nil || v != nil {
+		t.Errorf("file bind in the root directory: %+v, %v; want no volume", v, err)
 	}
 }

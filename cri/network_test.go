@@ -169,9 +169,21 @@ func TestPodNetwork(t *testing.T) {
 	if r := d.exec(t, ctrB, 20, "sh", "-c", "busybox wget -q -O - http://"+ipA+":8080/big | busybox wc -c"); strings.TrimSpace(string(r.Stdout)) != fmt.Sprint(4<<20) {
 		t.Errorf("4 MiB from pod A to pod B: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
 	}
-	// The pod sees its interface.
-	if r := d.exec(t, ctrB, 10, "busybox", "ifconfig", "eth0"); !strings.Contains(string(r.Stdout), ipB) {
-		t.Errorf("ifconfig eth0 in pod B: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
+	// The pod sees its interface: ifconfig (SIOCGIFCONF, SIOCGIFADDR...),
+	// ip addr and ip route (netlink, as getifaddrs), /proc/net/dev.
+	for _, c := range []struct {
+		cmd  []string
+		want string
+	}{
+		{[]string{"busybox", "ifconfig", "eth0"}, ipB},
+		{[]string{"busybox", "ifconfig"}, "HWaddr"},
+		{[]string{"busybox", "ip", "addr"}, "inet " + ipB + "/24"},
+		{[]string{"busybox", "ip", "route"}, "default via"},
+		{[]string{"cat", "/proc/net/dev"}, "eth0:"},
+	} {
+		if r := d.exec(t, ctrB, 10, c.cmd...); !strings.Contains(string(r.Stdout), c.want) {
+			t.Errorf("%q in pod B: %q %q %d, want %q", c.cmd, r.Stdout, r.Stderr, r.ExitCode, c.want)
+		}
 	}
 
 	// A hostPort through portmap's DNAT: at the host's own address

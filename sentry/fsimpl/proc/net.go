@@ -12,7 +12,8 @@ import (
 )
 
 // /proc/net: the pod's network stack (sentry/socket/inet) in Linux's
-// formats: dev (interface counters), tcp, tcp6, udp, udp6 (open sockets).
+// formats: dev (interface counters), if_inet6 (IPv6 addresses), route
+// (the main IPv4 table), tcp, tcp6, udp, udp6 (open sockets).
 // The sandbox has one network namespace, so /proc/net is a directory of
 // its own rather than Linux's link to self/net.
 
@@ -35,11 +36,65 @@ func (fs *filesystem) netDir() *dir {
 			}
 			return []byte(formatNetDev(ifcs)), nil
 		}),
+		file("if_inet6", func(vfs.Context) ([]byte, error) {
+			ifcs, err := st().Interfaces()
+			if err != nil {
+				return nil, err
+			}
+			return []byte(formatIfInet6(ifcs)), nil
+		}),
+		file("route", func(vfs.Context) ([]byte, error) {
+			rs, err := st().Routes(unix.AF_INET)
+			if err != nil {
+				return nil, err
+			}
+			return []byte(formatNetRoute(rs)), nil
+		}),
 		file("tcp", sockets(unix.AF_INET, unix.IPPROTO_TCP)),
 		file("tcp6", sockets(unix.AF_INET6, unix.IPPROTO_TCP)),
 		file("udp", sockets(unix.AF_INET, unix.IPPROTO_UDP)),
 		file("udp6", sockets(unix.AF_INET6, unix.IPPROTO_UDP)),
 	})
+}
+
+// formatIfInet6 renders /proc/net/if_inet6 (Linux's if6_seq_show):
+// address, index, prefix length, scope, flags (IFA_F_PERMANENT), name.
+func formatIfInet6(ifcs []inet.Interface) string {
+	var b strings.Builder
+	for _, i := range ifcs {
+		for _, a := range i.Addrs {
+			if a.Address.Len() != 16 {
+				continue
+			}
+			v := a.Address.As16()
+			scope := 0x00 // global
+			switch {
+			case v == [16]byte{15: 1}:
+				scope = 0x10 // host
+			case v[0] == 0xfe && v[1]&0xc0 == 0x80:
+				scope = 0x20 // link
+			}
+			fmt.Fprintf(&b, "%x %02x %02x %02x %02x %8s\n", v[:], i.Index, a.PrefixLen, scope, unix.IFA_F_PERMANENT, i.Name)
+		}
+	}
+	return b.String()
+}
+
+// formatNetRoute renders /proc/net/route (Linux's fib_route_seq_show):
+// the main table's IPv4 routes, each line padded to 127 characters.
+func formatNetRoute(rs []inet.RouteInfo) string {
+	var b strings.Builder
+	pad := func(s string) { fmt.Fprintf(&b, "%-127s\n", s) }
+	pad("Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT")
+	for _, r := range rs {
+		flags := 0x1 // RTF_UP
+		if netHexAddr(r.Gateway) != "00000000" {
+			flags |= 0x2 // RTF_GATEWAY
+		}
+		pad(fmt.Sprintf("%s\t%s\t%s\t%04X\t%d\t%d\t%d\t%s\t%d\t%d\t%d",
+			r.Iface, netHexAddr(r.Dst), netHexAddr(r.Gateway), flags, 0, 0, 0, netHexAddr(r.Mask), r.MTU, 0, 0))
+	}
+	return b.String()
 }
 
 // formatNetDev renders /proc/net/dev (Linux's dev_seq_show).

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
 
 	"github.com/runsc-cri/runsc-cri/sentry/socket/inet"
 )
@@ -45,5 +46,26 @@ func TestFormatNetDev(t *testing.T) {
 	want := "    lo: 1067842034  116409    0    0    0     0          0         0 1067842034  116409    0    0    0     0       0          0\n"
 	if !strings.HasSuffix(got, want) || !strings.HasPrefix(got, "Inter-|   Receive ") {
 		t.Errorf("/proc/net/dev:\n%q\nwant the line\n%q", got, want)
+	}
+}
+
+func TestFormatIfInet6AndRoute(t *testing.T) {
+	lo := inet.Interface{Index: 1, Name: "lo", Addrs: []tcpip.AddressWithPrefix{
+		{Address: tcpip.AddrFrom4([4]byte{127, 0, 0, 1}), PrefixLen: 8},
+		{Address: tcpip.AddrFrom16([16]byte{15: 1}), PrefixLen: 128},
+	}}
+	if got, want := formatIfInet6([]inet.Interface{lo}), "00000000000000000000000000000001 01 80 10 80       lo\n"; got != want {
+		t.Errorf("if_inet6: %q, want %q", got, want)
+	}
+	got := formatNetRoute([]inet.RouteInfo{
+		{Iface: "eth0", Dst: []byte{0, 0, 0, 0}, Mask: []byte{0, 0, 0, 0}, Gateway: []byte{192, 0, 2, 1}},
+		{Iface: "eth0", Dst: []byte{192, 0, 2, 0}, Mask: []byte{255, 255, 255, 0}, Gateway: []byte{0, 0, 0, 0}, PrefixLen: 24},
+	})
+	// Linux's lines for the same routes.
+	want := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       \n" +
+		"eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0                                                                               \n" +
+		"eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0                                                                               \n"
+	if got != want {
+		t.Errorf("route:\n%q\nwant\n%q", got, want)
 	}
 }

@@ -11,6 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 
 	"github.com/runsc-cri/runsc-cri/sentry/kernel/auth"
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
@@ -478,5 +481,51 @@ func TestNetlinkRoute(t *testing.T) {
 	}
 	if _, err := s.RecvMsg(nil, nil, [][]byte{make([]byte, 10)}, 0, false); err != unix.EAGAIN {
 		t.Errorf("empty queue: %v, want EAGAIN", err)
+	}
+}
+
+func TestRoutesOfAddedNIC(t *testing.T) {
+	e := newEnv(t)
+	st := StackFor(e.v)
+	sub, err := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{10, 88, 0, 0}), tcpip.MaskFromBytes([]byte{255, 255, 0, 0}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	any4, _ := tcpip.NewSubnet(tcpip.AddrFrom4([4]byte{}), tcpip.MaskFromBytes(make([]byte, 4)))
+	err = st.AddNIC(NIC{ID: 2, Name: "eth0", Link: channel.New(16, 1500, ""),
+		Addresses: []tcpip.ProtocolAddress{{Protocol: ipv4.ProtocolNumber,
+			AddressWithPrefix: tcpip.AddressWithPrefix{Address: tcpip.AddrFrom4([4]byte{10, 88, 0, 5}), PrefixLen: 16}}},
+		Routes: []tcpip.Route{{Destination: sub, NIC: 2}, {Destination: any4, Gateway: tcpip.AddrFrom4([4]byte{10, 88, 0, 1}), NIC: 2}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := st.Routes(unix.AF_INET)
+	if err != nil || len(rs) != 2 || rs[0].Iface != "eth0" || rs[0].PrefixLen != 16 || !bytes.Equal(rs[0].Mask, []byte{255, 255, 0, 0}) ||
+		!bytes.Equal(rs[1].Gateway, []byte{10, 88, 0, 1}) {
+		t.Fatalf("routes: %+v %v", rs, err)
+	}
+	f, err := NewNetlink(e.ctx, e.v, unix.SOCK_DGRAM, unix.NETLINK_ROUTE, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.DecRef(e.ctx)
+	s := f.Impl().(*nlSock)
+	var m nlMsg
+	h := m.begin(unix.RTM_GETROUTE, unix.NLM_F_REQUEST|unix.NLM_F_DUMP, 1, 0)
+	m.raw([]byte{unix.AF_INET})
+	m.end(h)
+	if _, err := s.SendMsg(e.ctx, nil, [][]byte{m.b}, nil, socket.ControlMessages{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	r, err := s.RecvMsg(nil, nil, [][]byte{buf}, 0, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := nlMessages(t, buf[:r.N])
+	if len(msgs) != 2 || msgs[0].typ != unix.RTM_NEWROUTE || msgs[0].body[1] != 16 || msgs[1].body[1] != 0 ||
+		!bytes.Contains(msgs[1].body, []byte{10, 88, 0, 1}) || !bytes.Contains(msgs[0].body, []byte{10, 88, 0, 5}) {
+		t.Errorf("route dump: %+v", msgs)
 	}
 }

@@ -119,3 +119,57 @@ func (s *sock) info() (SocketInfo, bool) {
 	}
 	return si, true
 }
+
+// RouteInfo is one route of the pod's main table (/proc/net/route,
+// RTM_GETROUTE): routes through lo are Linux's local table and are left
+// out.
+type RouteInfo struct {
+	Iface string
+	Index int32
+	// Dst, Mask and Gateway are 4 or 16 bytes; Gateway is all zero for
+	// a directly connected subnet.
+	Dst, Mask, Gateway []byte
+	PrefixLen          int
+	MTU                uint32
+}
+
+// Routes returns the main-table routes of family (AF_INET, AF_INET6).
+func (st *Stack) Routes(family int) ([]RouteInfo, error) {
+	ns, err := st.Netstack()
+	if err != nil {
+		return nil, err
+	}
+	names := map[tcpip.NICID]string{}
+	for id, info := range ns.NICInfo() {
+		names[id] = info.Name
+	}
+	var out []RouteInfo
+	for _, r := range ns.GetRouteTable() {
+		if r.NIC == LoopbackNIC {
+			continue
+		}
+		id := r.Destination.ID()
+		if (id.Len() == 4) != (family == unix.AF_INET) {
+			continue
+		}
+		ri := RouteInfo{Iface: names[r.NIC], Index: int32(r.NIC), Dst: id.AsSlice(), PrefixLen: r.Destination.Prefix(), MTU: r.MTU}
+		ri.Mask = maskBytes(id.Len(), ri.PrefixLen)
+		if r.Gateway.Len() > 0 {
+			ri.Gateway = r.Gateway.AsSlice()
+		} else {
+			ri.Gateway = make([]byte, id.Len())
+		}
+		out = append(out, ri)
+	}
+	return out, nil
+}
+
+func maskBytes(n, prefix int) []byte {
+	m := make([]byte, n)
+	for i := 0; i < n && prefix > 0; i++ {
+		b := min(prefix, 8)
+		m[i] = byte(0xff << (8 - b))
+		prefix -= b
+	}
+	return m
+}

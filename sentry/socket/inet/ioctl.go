@@ -29,6 +29,8 @@ type Interface struct {
 	MTU   uint32
 	// ARPType is the ARPHRD_* hardware type.
 	ARPType uint16
+	// HardwareAddr is the link address (6 zero bytes for lo).
+	HardwareAddr []byte
 	// Addrs are the NIC's addresses (IPv4 and IPv6).
 	Addrs []tcpip.AddressWithPrefix
 	// Counters for /proc/net/dev.
@@ -44,6 +46,10 @@ func (st *Stack) Interfaces() ([]Interface, error) {
 	var out []Interface
 	for id, info := range s.NICInfo() {
 		ifc := Interface{Index: int32(id), Name: info.Name, MTU: info.MTU, ARPType: uint16(info.ARPHardwareType)}
+		ifc.HardwareAddr = []byte(info.LinkAddress)
+		if len(ifc.HardwareAddr) == 0 {
+			ifc.HardwareAddr = make([]byte, 6)
+		}
 		if c := info.Stats.Rx.Bytes; c != nil {
 			ifc.RxBytes, ifc.RxPackets = c.Value(), info.Stats.Rx.Packets.Value()
 		}
@@ -197,6 +203,7 @@ func (st *Stack) ifreq(ctx vfs.IoctlContext, cmd uint32, arg uintptr) error {
 		binary.LittleEndian.PutUint32(u, ifc.MTU)
 	case unix.SIOCGIFHWADDR:
 		binary.LittleEndian.PutUint16(u, ifc.ARPType)
+		copy(u[2:16], ifc.HardwareAddr)
 	case unix.SIOCGIFTXQLEN:
 		binary.LittleEndian.PutUint32(u, loopbackTxQLen)
 	}

@@ -19,7 +19,8 @@ import (
 // RTM_GETLINK and RTM_GETADDR (dumps and single queries) from the pod's
 // stack, so `ip link`, `ip addr`, getifaddrs(3), glibc's AI_ADDRCONFIG
 // check and Go's net.Interfaces work. RTM_GETROUTE dumps are empty (lo's
-// routes live in Linux's local table, which `ip route` does not show).
+// routes live in Linux's local table, which `ip route` does not show; the
+// main table's routes of other NICs are listed).
 // Changes (RTM_NEW*, RTM_DEL*, RTM_SET*) answer EPERM without
 // CAP_NET_ADMIN and EOPNOTSUPP with it; multicast groups are accepted but
 // deliver nothing. Every reply is queued on the socket as one datagram per
@@ -495,7 +496,13 @@ func (s *nlSock) handle(ctx vfs.Context, req []byte, port uint32) [][]byte {
 		err = s.links(&m, body, dump, seq, port)
 	case unix.RTM_GETADDR:
 		err = s.addrs(&m, body, dump, seq, port)
-	case unix.RTM_GETROUTE, unix.RTM_GETNEIGH, unix.RTM_GETRULE, unix.RTM_GETQDISC, unix.RTM_GETNETCONF:
+	case unix.RTM_GETROUTE:
+		if !dump {
+			err = unix.EOPNOTSUPP
+			break
+		}
+		err = s.routes(&m, body, seq, port)
+	case unix.RTM_GETNEIGH, unix.RTM_GETRULE, unix.RTM_GETQDISC, unix.RTM_GETNETCONF:
 		if !dump {
 			err = unix.EOPNOTSUPP
 		}
@@ -561,8 +568,14 @@ func (s *nlSock) links(m *nlMsg, body []byte, dump bool, seq, port uint32) unix.
 		m.attr(unix.IFLA_LINKMODE, []byte{0})
 		m.attrU32(unix.IFLA_MTU, ifc.MTU)
 		m.attrStr(unix.IFLA_QDISC, "noqueue")
-		m.attr(unix.IFLA_ADDRESS, make([]byte, 6))
-		m.attr(unix.IFLA_BROADCAST, make([]byte, 6))
+		m.attr(unix.IFLA_ADDRESS, ifc.HardwareAddr)
+		brd := make([]byte, len(ifc.HardwareAddr))
+		if ifc.Flags&unix.IFF_LOOPBACK == 0 {
+			for i := range brd {
+				brd[i] = 0xff
+			}
+		}
+		m.attr(unix.IFLA_BROADCAST, brd)
 		m.end(st)
 	}
 	if !found {
@@ -612,6 +625,65 @@ func (s *nlSock) addrs(m *nlMsg, body []byte, dump bool, seq, port uint32) unix.
 				m.attr(unix.IFA_CACHEINFO, ci)
 				m.end(st)
 			}
+		}
+	}
+	return 0
+}
+
+// routes dumps the main table (RTM_NEWROUTE per route of a NIC other than
+// lo): directly connected subnets with scope link and the NIC's address
+// as preferred source, others through their gateway.
+func (s *nlSock) routes(m *nlMsg, body []byte, seq, port uint32) unix.Errno {
+	family := uint8(unix.AF_UNSPEC)
+	if len(body) >= 1 {
+		family = body[0]
+	}
+	ifcs, err := s.st.Interfaces()
+	if err != nil {
+		return unix.ENOBUFS
+	}
+	for _, fam := range []uint8{unix.AF_INET, unix.AF_INET6} {
+		if family != unix.AF_UNSPEC && family != fam {
+			continue
+		}
+		rs, err := s.st.Routes(int(fam))
+		if err != nil {
+			return unix.ENOBUFS
+		}
+		for _, r := range rs {
+			direct := true
+			for _, b := range r.Gateway {
+				if b != 0 {
+					direct = false
+				}
+			}
+			st := m.begin(unix.RTM_NEWROUTE, unix.NLM_F_MULTI, seq, port)
+			scope, proto := uint8(unix.RT_SCOPE_UNIVERSE), uint8(unix.RTPROT_BOOT)
+			if direct {
+				scope, proto = unix.RT_SCOPE_LINK, unix.RTPROT_KERNEL
+			}
+			m.raw([]byte{fam, uint8(r.PrefixLen), 0, 0, unix.RT_TABLE_MAIN, proto, scope, unix.RTN_UNICAST, 0, 0, 0, 0})
+			m.attrU32(unix.RTA_TABLE, unix.RT_TABLE_MAIN)
+			if r.PrefixLen > 0 {
+				m.attr(unix.RTA_DST, r.Dst)
+			}
+			if direct {
+				for _, ifc := range ifcs {
+					if ifc.Index != r.Index {
+						continue
+					}
+					for _, a := range ifc.Addrs {
+						if a.Address.Len() == len(r.Dst) {
+							m.attr(unix.RTA_PREFSRC, a.Address.AsSlice())
+							break
+						}
+					}
+				}
+			} else {
+				m.attr(unix.RTA_GATEWAY, r.Gateway)
+			}
+			m.attrU32(unix.RTA_OIF, uint32(r.Index))
+			m.end(st)
 		}
 	}
 	return 0

@@ -274,3 +274,75 @@ func TestVolumeUpdateAcrossDaemonRestart(t *testing.T) {
 		t.Errorf("after RemoveContainer, processes left: %v", p)
 	}
 }
+
+// TestVolumePropagationCritest runs critest's "Container Mount
+// Propagation" specs for rprivate and rslave as critest does: the volume's
+// container path is its host path; the host mounts a directory below the
+// source after the start, the container lists it, then (privileged)
+// bind-mounts /etc on a directory it creates in the volume, which the host
+// must see empty (the container's mounts are the sandbox's).
+func TestVolumePropagationCritest(t *testing.T) {
+	e := newPodEnv(t)
+	root := filepath.Join(t.TempDir(), "root")
+	d := startPodDaemon(t, root, e.certs)
+	d.pull(t, e.image)
+	pcfg := podConfigFor("critestprop", t.TempDir())
+	pcfg.Linux = &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}}
+	podID := d.runPod(t, pcfg)
+	for _, prop := range []runtimeapi.MountPropagation{runtimeapi.MountPropagation_PROPAGATION_PRIVATE, runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER} {
+		t.Run(prop.String(), func(t *testing.T) {
+			host := t.TempDir()
+			src := filepath.Join(host, "mntSource")
+			mnt := filepath.Join(src, "propagationMnt")
+			os.MkdirAll(mnt, 0o700)
+			srcDir := filepath.Join(host, "propagationSrcDir")
+			os.MkdirAll(srcDir, 0o700)
+			os.WriteFile(filepath.Join(srcDir, "flagFile"), nil, 0o644)
+			if err := unix.Mount(src, src, "bind", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+				t.Skip("cannot bind-mount:", err)
+			}
+			defer unix.Unmount(src, unix.MNT_DETACH)
+			flags := uintptr(unix.MS_SHARED | unix.MS_REC)
+			if prop == runtimeapi.MountPropagation_PROPAGATION_PRIVATE {
+				flags = unix.MS_PRIVATE | unix.MS_REC
+			}
+			if err := unix.Mount("", src, "", flags, ""); err != nil {
+				t.Fatal(err)
+			}
+			cfg := ctrConfig("prop-"+strings.ToLower(prop.String()[12:]), e.image, "sleep 1000")
+			// critest's image runs as root; ours as alice.
+			cfg.Linux = &runtimeapi.LinuxContainerConfig{SecurityContext: &runtimeapi.LinuxContainerSecurityContext{Privileged: true,
+				RunAsUser: &runtimeapi.Int64Value{Value: 0}}}
+			cfg.Mounts = []*runtimeapi.Mount{{HostPath: src, ContainerPath: src, Propagation: prop}}
+			id := d.createStart(t, podID, pcfg, cfg)
+			if err := unix.Mount(srcDir, mnt, "bind", unix.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Unmount(mnt, unix.MNT_DETACH)
+			r := d.exec(t, id, 10, "ls", "-A", mnt)
+			switch got := string(r.Stdout); {
+			case prop == runtimeapi.MountPropagation_PROPAGATION_PRIVATE && got != "":
+				t.Errorf("rprivate: the host's mount is visible: %q", got)
+			case prop == runtimeapi.MountPropagation_PROPAGATION_HOST_TO_CONTAINER && got != "flagFile\n":
+				t.Errorf("rslave: the host's mount is not visible: %q %q", got, r.Stderr)
+			}
+			cmp := filepath.Join(src, "containerMntPoint")
+			for _, cmd := range []string{"mkdir -p " + cmp, "busybox mount --bind /etc " + cmp, "ls " + cmp} {
+				r := d.exec(t, id, 10, "sh", "-c", cmd)
+				if r.ExitCode != 0 {
+					t.Errorf("%q: exit %d %q", cmd, r.ExitCode, r.Stderr)
+				}
+				if strings.HasPrefix(cmd, "ls") && !strings.Contains(string(r.Stdout), "passwd") {
+					t.Errorf("the container's bind of /etc: ls gives %q", r.Stdout)
+				}
+			}
+			ents, err := os.ReadDir(cmp)
+			if err != nil || len(ents) != 0 {
+				t.Errorf("the container's mount reached the host: %v %v", ents, err)
+			}
+			if _, err := d.rt.RemoveContainer(ctxT(t), &runtimeapi.RemoveContainerRequest{ContainerId: id}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -37,6 +37,8 @@ const (
 	sockaddrNlLen  = 12
 	nlMaxQueued    = 64 // datagrams; a client that never reads gets ENOBUFS
 	ifOperUnknown  = 0
+	ifOperDown     = 2
+	ifOperUp       = 6
 	loopbackTxQLen = 1000
 	infinityLife   = 0xffffffff
 	// capNetAdmin is CAP_NET_ADMIN (kernel/auth does not name it).
@@ -564,7 +566,14 @@ func (s *nlSock) links(m *nlMsg, body []byte, dump bool, seq, port uint32) unix.
 		m.raw(info)
 		m.attrStr(unix.IFLA_IFNAME, ifc.Name)
 		m.attrU32(unix.IFLA_TXQLEN, loopbackTxQLen)
-		m.attr(unix.IFLA_OPERSTATE, []byte{ifOperUnknown})
+		oper := byte(ifOperUnknown) // lo, as Linux
+		if ifc.Flags&unix.IFF_LOOPBACK == 0 {
+			oper = ifOperDown
+			if ifc.Flags&unix.IFF_RUNNING != 0 {
+				oper = ifOperUp
+			}
+		}
+		m.attr(unix.IFLA_OPERSTATE, []byte{oper})
 		m.attr(unix.IFLA_LINKMODE, []byte{0})
 		m.attrU32(unix.IFLA_MTU, ifc.MTU)
 		m.attrStr(unix.IFLA_QDISC, "noqueue")

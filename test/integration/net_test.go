@@ -165,6 +165,12 @@ u4 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u4.bind(("127.0.0.1", 0))
 u6.sendto(b"v4 dest on a v6 socket", u4.getsockname()); print(u4.recvfrom(100)[0])
 u6.connect(u4.getsockname()); print("v6 connected to v4", u6.getpeername()[0])
 print("peercred", struct.unpack("iII", c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)))
+r1 = socket.socket(); r1.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); r1.bind(("127.0.0.1", 0)); r1.listen(4)
+r2 = socket.socket(); r2.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1); r2.bind(r1.getsockname()); r2.listen(4)
+print("reuseport both bound", r1.getsockname() == r2.getsockname(), r2.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT))
+r3 = socket.socket()
+try: r3.bind(r1.getsockname())
+except OSError as e: print("without SO_REUSEPORT", E(e))
 print("end")
 `
 

@@ -266,6 +266,9 @@ func TestExecStreaming(t *testing.T) {
 	if _, err = d.rt.Attach(ctx, &runtimeapi.AttachRequest{ContainerId: id, Stdout: true}); err != nil {
 		t.Errorf("Attach: %v", err) // attach_test.go drives it
 	}
-	_, err = d.rt.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: podID, Port: []int32{80}})
-	wantCode(t, "PortForward", err, codes.Unimplemented)
+	if _, err = d.rt.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: podID, Port: []int32{80}}); err != nil {
+		t.Errorf("PortForward: %v", err) // portforward_test.go drives it
+	}
+	_, err = d.rt.PortForward(ctx, &runtimeapi.PortForwardRequest{PodSandboxId: "nope", Port: []int32{80}})
+	wantCode(t, "PortForward unknown pod", err, codes.NotFound)
 }

@@ -116,11 +116,9 @@ func TestVolumeBindsLiveInTheGofer(t *testing.T) {
 		t.Error("a write went through the recursively read-only volume")
 	}
 
-	// Host mounts below both sources after the start (before the
-	// container looks at the mount points, as in critest: the volumes are
-	// served in the rootfs's gofer connection, whose lookups the sentry
-	// caches, so a mount point it has already looked up keeps showing
-	// what was under it; see the cri/sandbox package comment).
+	// Host mounts below both sources after the start, before the
+	// container looks at the mount points, as in critest (volume_update_test.go
+	// covers mounts made after the container has looked).
 	for _, dir := range []string{priv, slave} {
 		mp := filepath.Join(dir, "mnt")
 		if err := unix.Mount(flag, mp, "", unix.MS_BIND, ""); err != nil {

@@ -30,7 +30,11 @@ type cniEnv struct {
 	subnet                         *net.IPNet
 }
 
-func newCNIEnv(t *testing.T, third int) *cniEnv {
+func newCNIEnv(t *testing.T, third int) *cniEnv { return newCNIEnvV6(t, third, false) }
+
+// newCNIEnvV6 is newCNIEnv, with an IPv6 range fd00:88:<third>::/64 too
+// when v6 is set.
+func newCNIEnvV6(t *testing.T, third int, v6 bool) *cniEnv {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("pod networks need root (network namespaces, CNI plugins)")
@@ -42,8 +46,13 @@ func newCNIEnv(t *testing.T, third int) *cniEnv {
 	rand.Read(b[:])
 	c := &cniEnv{confDir: t.TempDir(), dataDir: t.TempDir(), bridge: "rcni" + hex.EncodeToString(b[:]), name: "rcni-e2e"}
 	_, c.subnet, _ = net.ParseCIDR(fmt.Sprintf("10.88.%d.0/24", third))
+	ranges, routes := fmt.Sprintf(`[[{"subnet": %q}]`, c.subnet), `[{"dst": "0.0.0.0/0"}`
+	if v6 {
+		ranges += fmt.Sprintf(`, [{"subnet": "fd00:88:%d::/64"}]`, third)
+		routes += `, {"dst": "::/0"}`
+	}
 	plugins := fmt.Sprintf(`{"type": "bridge", "bridge": %q, "isGateway": true, "ipMasq": false, "hairpinMode": true,
-	  "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": %q}]], "routes": [{"dst": "0.0.0.0/0"}]}}`, c.bridge, c.dataDir, c.subnet)
+	  "ipam": {"type": "host-local", "dataDir": %q, "ranges": %s], "routes": %s]}}`, c.bridge, c.dataDir, ranges, routes)
 	if _, err := exec.LookPath("iptables"); err == nil {
 		plugins += `, {"type": "portmap", "capabilities": {"portMappings": true}}`
 	}
@@ -436,4 +445,33 @@ func nsInode(t *testing.T, path string) uint64 {
 		t.Fatal(err)
 	}
 	return st.Ino
+}
+
+// TestPodNetworkDualStack: with an IPv4 and an IPv6 range the pod gets
+// both (the IPv4 one as its IP, the IPv6 one as an additional IP) and is
+// reachable at both from the host.
+func TestPodNetworkDualStack(t *testing.T) {
+	c := newCNIEnvV6(t, 215, true)
+	e := newPodEnv(t)
+	root := filepath.Join(t.TempDir(), "root")
+	d := startPodDaemon(t, root, e.certs, c.option(t, root))
+	d.pull(t, e.image)
+	pcfg := podConfigFor("net-ds", t.TempDir())
+	id := d.runPod(t, pcfg)
+	d.createStart(t, id, pcfg, ctrConfig("web", e.image,
+		"mkdir -p /tmp/www && echo dual > /tmp/www/index.html && exec busybox httpd -f -p 8080 -h /tmp/www"))
+	r, err := d.rt.PodSandboxStatus(ctxT(t), &runtimeapi.PodSandboxStatusRequest{PodSandboxId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nw := r.GetStatus().GetNetwork()
+	if net.ParseIP(nw.GetIp()).To4() == nil || len(nw.GetAdditionalIps()) != 1 || net.ParseIP(nw.GetAdditionalIps()[0].GetIp()).To4() != nil {
+		t.Fatalf("network status %v", nw)
+	}
+	v6 := nw.GetAdditionalIps()[0].GetIp()
+	for _, host := range []string{nw.GetIp(), v6} {
+		if body, err := httpGet(t, "http://"+net.JoinHostPort(host, "8080")+"/"); body != "dual\n" || err != nil {
+			t.Errorf("GET at %s: %q %v", host, body, err)
+		}
+	}
 }

@@ -283,3 +283,28 @@ func resultInterfaces(t *testing.T, a *Attachment) []string {
 	}
 	return out
 }
+
+// TestCapabilityArgs: portMappings, dns and bandwidth (from the
+// kubernetes.io/{ingress,egress}-bandwidth annotations, in bits per
+// second) as the plugins' runtimeConfig expects them; absent ones are
+// left out.
+func TestCapabilityArgs(t *testing.T) {
+	got := capabilityArgs(Pod{
+		PortMappings: []PortMapping{{HostPort: 8080, ContainerPort: 80, Protocol: "tcp", HostIP: "127.0.0.1"}},
+		DNS:          &DNS{Servers: []string{"10.0.0.10"}, Searches: []string{"svc"}, Options: []string{"ndots:5"}},
+		Annotations:  map[string]string{"kubernetes.io/ingress-bandwidth": "10M", "kubernetes.io/egress-bandwidth": "1Gi", "other": "x"},
+	})
+	b, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"bandwidth":{"egressBurst":2147483647,"egressRate":1073741824,"ingressBurst":2147483647,"ingressRate":10000000},` +
+		`"dns":{"servers":["10.0.0.10"],"searches":["svc"],"options":["ndots:5"]},` +
+		`"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp","hostIP":"127.0.0.1"}]}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s", b, want)
+	}
+	if got := capabilityArgs(Pod{DNS: &DNS{}, Annotations: map[string]string{"kubernetes.io/ingress-bandwidth": "bogus"}}); len(got) != 0 {
+		t.Errorf("empty pod: %v", got)
+	}
+}

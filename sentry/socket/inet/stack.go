@@ -3,7 +3,16 @@
 // TCP (SOCK_STREAM), UDP (SOCK_DGRAM), ICMP ping sockets (SOCK_DGRAM with
 // IPPROTO_ICMP/IPPROTO_ICMPV6) and raw IP sockets (SOCK_RAW, with
 // CAP_NET_RAW). No host socket is ever used: every packet stays in the
-// pod's own stack.
+// pod's own stack (a pod NIC from CNI, nic.go, is the one exception: a
+// host packet socket bound to the pod's own eth0).
+//
+// Besides the sockets, the package answers for the pod's network as a
+// whole: a read-only NETLINK_ROUTE socket (netlink.go: ip link, ip addr,
+// ip route, getifaddrs), the interface ioctls (SIOCGIF*, also for other
+// socket families through Stack.InterfaceIoctl), the lists /proc/net is
+// made from (info.go: Stack.Sockets, Stack.Routes, Stack.Interfaces) and
+// the sentry's own connections into the pod for port forwarding
+// (dial.go: Stack.DialLoopback).
 //
 // # The model
 //

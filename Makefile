@@ -21,7 +21,7 @@ ROOTFS := $(OUT)/rootfs-busybox
 DEB_PACKAGES := busybox-static
 # Debian packages the tests need as well (static C test programs, host
 # programs run in the sandbox, unshare/chroot for the native runs).
-TEST_DEB_PACKAGES := gcc libc6-dev python3 util-linux coreutils containernetworking-plugins iptables
+TEST_DEB_PACKAGES := gcc libc6-dev python3 util-linux coreutils containernetworking-plugins iptables nginx-light
 
 # Packages whose tests are pure Go and cheap enough to run under -race: every
 # package except those matched here (they start ptrace/KVM sandboxes, whose

@@ -218,6 +218,7 @@ ip link
 ip addr
 ip -4 addr
 ip route
+ip addr show dev lo
 `},
 	{name: "ifconfig-netstat", script: `
 ifconfig lo | grep -E "inet addr|UP"

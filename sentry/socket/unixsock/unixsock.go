@@ -61,6 +61,7 @@ import (
 	"gvisor.dev/gvisor/pkg/abi/linux"
 
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
+	"github.com/runsc-cri/runsc-cri/sentry/socket/inet"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 	"github.com/runsc-cri/runsc-cri/sentry/waiter"
 )
@@ -392,7 +393,8 @@ func (s *sock) EventUnregister(e *waiter.Entry) {
 }
 
 // Ioctl implements vfs.FileImpl: FIONREAD (SIOCINQ) and TIOCOUTQ
-// (SIOCOUTQ).
+// (SIOCOUTQ); the interface ioctls (SIOCGIF*) are the pod network
+// stack's; anything else is ENOTTY.
 func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, arg uintptr) (uintptr, error) {
 	var v int64
 	switch cmd {
@@ -413,7 +415,9 @@ func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, 
 	case linux.TIOCOUTQ:
 		v = s.inflight.Load()
 	default:
-		return 0, unix.ENOTTY
+		// The interface ioctls work on a socket of any family (glibc's
+		// if_nametoindex asks through an AF_UNIX socket).
+		return inet.StackFor(s.v).InterfaceIoctl(ctx, cmd, arg)
 	}
 	if _, err := ctx.CopyOut(arg, socket.Int32Val(int32(min(v, 1<<31-1)))); err != nil {
 		return 0, unix.EFAULT

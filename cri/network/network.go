@@ -44,9 +44,14 @@
 // the sentry keeps its socket.
 //
 // Without any CNI configuration a pod still starts, with loopback only
-// (Setup returns nil): containerd refuses RunPodSandbox then, but tests
-// and `runsc-cri do` users rely on loopback-only pods. The runtime's
-// NetworkReady condition says which case holds.
+// (Prepare returns nil: no namespace, and the sentry stays in the
+// daemon's): containerd refuses RunPodSandbox then, but our tests and
+// users of loopback-only pods rely on them (`runsc-cri do` does not go
+// through the daemon at all). The runtime's NetworkReady condition says
+// which case holds. Giving such pods an empty namespace of their own too
+// would be cheap (< 1 ms) and keep every sentry out of the host's
+// network; cri's TestCreateContainerRollback counts every mount under
+// the root as a leak, so it waits for that test to skip <root>/netns.
 //
 // # Locking
 //

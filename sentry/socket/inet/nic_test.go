@@ -71,6 +71,20 @@ func TestAddPacketNICAnswersARP(t *testing.T) {
 		t.Fatalf("no eth0 in %+v", ifcs)
 	}
 
+	// SIOCGIFCONF lists eth0 with its address after lo.
+	hdr := make([]byte, ifconfSize)
+	binary.LittleEndian.PutUint32(hdr, 10*ifreqSize)
+	binary.LittleEndian.PutUint64(hdr[8:], 600)
+	e.ctx.mem[500] = hdr
+	if err := st.ifconf(e.ctx, 500); err != nil {
+		t.Fatal(err)
+	}
+	if n := binary.LittleEndian.Uint32(e.ctx.mem[500]); n != 2*ifreqSize {
+		t.Errorf("SIOCGIFCONF length %d, want 2 entries", n)
+	} else if r := e.ctx.mem[600][ifreqSize:]; ifName(r) != "eth0" || !bytes.Equal(r[20:24], []byte{10, 99, 0, 5}) {
+		t.Errorf("SIOCGIFCONF second entry % x", r)
+	}
+
 	// An ARP request for the pod's address from the "bridge".
 	req := make([]byte, 42)
 	copy(req[0:6], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff})

@@ -308,3 +308,36 @@ func TestCapabilityArgs(t *testing.T) {
 		t.Errorf("empty pod: %v", got)
 	}
 }
+
+// TestSingleConf: a lone .conf (no plugin list) works too, and DEL uses
+// the configuration recorded at ADD even when the config dir changed.
+func TestSingleConf(t *testing.T) {
+	needCNI(t)
+	c := writeConf(t, 204, false)
+	os.Remove(filepath.Join(c.Dir, "10-test.conflist"))
+	conf := fmt.Sprintf(`{"cniVersion": "0.4.0", "name": %q, "type": "bridge", "bridge": %q, "isGateway": true,
+	  "ipam": {"type": "host-local", "dataDir": %q, "ranges": [[{"subnet": "10.88.204.0/24"}]]}}`, c.Name, c.Bridge, c.DataDir)
+	os.WriteFile(filepath.Join(c.Dir, "10-single.conf"), []byte(conf), 0o644)
+	m, err := New(Options{ConfDir: c.Dir, BinDirs: []string{pluginDir}, Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Status(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	a, err := m.Setup(ctx, Pod{ID: "single1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.IPs) != 1 || !strings.HasPrefix(a.IPs[0], "10.88.204.") {
+		t.Errorf("IPs %v", a.IPs)
+	}
+	os.Remove(filepath.Join(c.Dir, "10-single.conf"))
+	if err := m.Remove(ctx, "single1"); err != nil {
+		t.Fatalf("Remove with the config gone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(c.DataDir, c.Name, a.PodIPs()[0])); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("address not released: %v", err)
+	}
+}

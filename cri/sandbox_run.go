@@ -121,14 +121,18 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}
 	defer func() {
 		if retErr != nil {
-			if err := s.net.Remove(bg(ctx), id); err != nil {
+			rctx, cancel := context.WithTimeout(bg(ctx), time.Minute)
+			defer cancel()
+			if err := s.net.Remove(rctx, id); err != nil {
 				s.log.Error("rollback: pod network", "pod", id, "err", err)
 			}
 		}
 	}()
 	netDone := make(chan error, 1)
 	if att != nil {
-		go func() { netDone <- s.net.Add(bg(ctx), att) }()
+		// The call's context: a kubelet giving up ends the plugins
+		// (libcni kills them), and the rollback runs DEL.
+		go func() { netDone <- s.net.Add(ctx, att) }()
 	} else {
 		netDone <- nil
 	}

@@ -266,6 +266,9 @@ func (a *Attachment) runtimeConf(netns string) *libcni.RuntimeConf {
 func (m *Manager) Prepare(pod Pod) (_ *Attachment, retErr error) {
 	list, err := m.Config()
 	if errors.Is(err, ErrNoConfig) {
+		if err != ErrNoConfig { // files there, none usable
+			m.o.Log.Warn("pod network: no usable CNI configuration, the pod has loopback only", "pod", pod.ID, "err", err)
+		}
 		return nil, nil
 	}
 	if err != nil {

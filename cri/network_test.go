@@ -305,7 +305,8 @@ func (c *cniEnv) hostVeths(t *testing.T) []string {
 
 // TestNetworkReadyWithoutConfig: no CNI config, NetworkReady is false
 // with containerd's reason, and a pod still starts with loopback only (no
-// IP, no namespace).
+// IP, no eth0, no namespace mounted), its sentry in an empty network
+// namespace of its own.
 func TestNetworkReadyWithoutConfig(t *testing.T) {
 	e := newPodEnv(t)
 	root := filepath.Join(t.TempDir(), "root")
@@ -314,6 +315,7 @@ func TestNetworkReadyWithoutConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startPodDaemon(t, root, e.certs, func(s *Server) { s.net = m })
+	d.pull(t, e.image)
 	cond := d.networkReady(t)
 	if cond.Status || cond.Reason != "NetworkPluginNotReady" || !strings.Contains(cond.Message, "cni config uninitialized") {
 		t.Errorf("NetworkReady without a config: %v", cond)
@@ -325,6 +327,18 @@ func TestNetworkReadyWithoutConfig(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(root, "netns")); len(ents) != 0 {
 		t.Errorf("namespaces for a loopback-only pod: %v", ents)
+	}
+	// Its sentry is in an empty network namespace of its own all the same.
+	rec, err := d.srv.store.Pod(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sentryNS := fmt.Sprintf("/proc/%d/ns/net", rec.SentryPID)
+	if nsInode(t, sentryNS) == nsInode(t, "/proc/self/ns/net") {
+		t.Error("a loopback-only pod's sentry is in the daemon's network namespace")
+	}
+	if r := d.exec(t, d.createStart(t, id, pcfg, ctrConfig("lo", e.image, "exec sleep 1000")), 10, "cat", "/proc/net/dev"); strings.Contains(string(r.Stdout), "eth0") || !strings.Contains(string(r.Stdout), "lo:") {
+		t.Errorf("a loopback-only pod's interfaces: %q", r.Stdout)
 	}
 }
 

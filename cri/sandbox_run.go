@@ -112,9 +112,10 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	}
 
 	// 3. The pod's network namespace (cri/network), if there is a CNI
-	// configuration; then the sentry, started inside that namespace
-	// (it never holds anything of the host's network), and meanwhile CNI
-	// ADD, so that the pod start waits for the longer of the two only.
+	// configuration; then the sentry, started inside that namespace (or
+	// a new empty one: it never holds anything of the host's network),
+	// and meanwhile CNI ADD, so that the pod start waits for the longer
+	// of the two only.
 	att, err := s.net.Prepare(podNetwork(id, cfg))
 	if err != nil {
 		return "", fmt.Errorf("RunPodSandbox %q: pod network: %w", md.Name, err)
@@ -148,7 +149,7 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	if att != nil {
 		err = s.net.Do(att, startSentry)
 	} else {
-		err = startSentry()
+		err = network.InNewNetNS(startSentry) // loopback only
 	}
 	netErr := <-netDone
 	if err != nil {

@@ -93,3 +93,16 @@ func inNetNS(path string, fn func() error) error {
 		return fn()
 	})
 }
+
+// InNewNetNS runs fn on a thread inside a new, empty network namespace
+// that nothing else refers to: a process fn starts is born in it, and the
+// namespace goes with the last such process. Loopback-only pods' sentries
+// run in one, so no sentry ever shares the host's network namespace.
+func InNewNetNS(fn func() error) error {
+	return onFreshThread(func() error {
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
+		}
+		return fn()
+	})
+}

@@ -44,14 +44,13 @@
 // the sentry keeps its socket.
 //
 // Without any CNI configuration a pod still starts, with loopback only
-// (Prepare returns nil: no namespace, and the sentry stays in the
-// daemon's): containerd refuses RunPodSandbox then, but our tests and
-// users of loopback-only pods rely on them (`runsc-cri do` does not go
-// through the daemon at all). The runtime's NetworkReady condition says
-// which case holds. Giving such pods an empty namespace of their own too
-// would be cheap (< 1 ms) and keep every sentry out of the host's
-// network; cri's TestCreateContainerRollback counts every mount under
-// the root as a leak, so it waits for that test to skip <root>/netns.
+// (Prepare returns nil): containerd refuses RunPodSandbox then, but our
+// tests and users of loopback-only pods rely on them (`runsc-cri do` does
+// not go through the daemon at all). Its sentry is started in a new,
+// empty, unnamed namespace (InNewNetNS: nothing to mount, record or
+// remove; it ends with the sentry), so no sentry ever shares the host's
+// network namespace. The runtime's NetworkReady condition says which case
+// holds.
 //
 // # Locking
 //

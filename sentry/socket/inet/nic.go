@@ -129,7 +129,9 @@ func (st *Stack) AddPacketNIC(n PacketNIC) error {
 		// One goroutine hands received frames to the stack: a pod's
 		// traffic does not need one per CPU (each costs memory).
 		ProcessorsPerChannel: 1,
-		// The host computes nothing for us on a packet socket.
+		// Checksums are the stack's to compute (but for GSO segments,
+		// see above) and to check: the daemon turns off the offloads
+		// that would hand us frames whose checksums are left partial.
 		TXChecksumOffload: false,
 		RXChecksumOffload: false,
 	})

@@ -185,12 +185,19 @@ func TestPodNetwork(t *testing.T) {
 	}
 	defer l.Close()
 	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/big" {
+			w.Write(make([]byte, 4<<20))
+			return
+		}
 		io.WriteString(w, "host saw "+strings.Split(r.RemoteAddr, ":")[0])
 	}))
 	gw := c.subnet.IP.To4()
 	gwURL := fmt.Sprintf("http://%d.%d.%d.1:%d/", gw[0], gw[1], gw[2], l.Addr().(*net.TCPAddr).Port)
 	if r := d.exec(t, ctrB, 20, "busybox", "wget", "-q", "-O", "-", gwURL); string(r.Stdout) != "host saw "+ipB {
 		t.Errorf("wget %s from pod B: %q %q %d", gwURL, r.Stdout, r.Stderr, r.ExitCode)
+	}
+	if r := d.exec(t, ctrB, 20, "sh", "-c", "busybox wget -q -O - "+gwURL+"big | busybox wc -c"); strings.TrimSpace(string(r.Stdout)) != fmt.Sprint(4<<20) {
+		t.Errorf("4 MiB from the host to pod B: %q %q %d", r.Stdout, r.Stderr, r.ExitCode)
 	}
 
 	// The pod sees its interface: ifconfig (SIOCGIFCONF, SIOCGIFADDR...),

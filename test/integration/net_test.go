@@ -213,6 +213,22 @@ ping -c 1 -W 1 10.0.0.1; echo status $?
 	{name: "ping-unprivileged", opts: sandboxOpts{user: "1000:1000"}, script: `
 ping -c 1 127.0.0.1; echo status $?
 `},
+	{name: "sys-class-net", script: `
+ls /sys/class/net
+cat /sys/class/net/lo/address /sys/class/net/lo/mtu /sys/class/net/lo/flags /sys/class/net/lo/ifindex /sys/class/net/lo/operstate /sys/class/net/lo/type
+`},
+	{name: "bridge-add-del", opts: sandboxOpts{extra: privileged}, script: `
+brctl addbr foobar; echo addbr $?
+ls /sys/class/net; cat /sys/class/net/foobar/operstate /sys/class/net/foobar/mtu
+brctl addbr foobar 2>/dev/null; echo again $?
+ip link show foobar >/dev/null; echo listed $?
+brctl delbr foobar; echo delbr $?
+ip link show foobar >/dev/null 2>&1; echo listed $?
+brctl delbr foobar 2>/dev/null; echo again $?
+`},
+	{name: "bridge-unprivileged", opts: sandboxOpts{user: "1000:1000"}, script: `
+brctl addbr foobar; echo addbr $?
+`},
 	{name: "ip-netlink", script: `
 ip link
 ip addr
@@ -232,12 +248,13 @@ kill $h $n; wait
 }
 
 // runNativeNetns runs a busybox case natively like runNativeRootfs, in a
-// fresh network namespace whose lo is up.
+// fresh network namespace whose lo is up, with that namespace's sysfs on
+// /sys.
 func runNativeNetns(t *testing.T, root string, o sandboxOpts, argv ...string) result {
 	t.Helper()
 	envv := append(append([]string(nil), baseEnv...), o.env...)
 	a := []string{"unshare", "--net", "--mount", "--pid", "--fork", "--mount-proc=" + root + "/proc", "--",
-		"/bin/sh", "-c", "ip link set lo up || exit 97\n" + nativeSetup, "native", root, o.user, o.cwd}
+		"/bin/sh", "-c", "ip link set lo up || exit 97\nmkdir -p \"$1/sys\" && mount -t sysfs sysfs \"$1/sys\" || exit 97\n" + nativeSetup, "native", root, o.user, o.cwd}
 	a = append(a, envv...)
 	a = append(a, argv...)
 	r := run(context.Background(), o.timeout, o.stdin, os.Environ(), a...)

@@ -1,10 +1,13 @@
 // Package sys is a minimal, read-only sysfs: the CPU topology files that
 // runtimes read to size thread pools (/sys/devices/system/cpu), the
-// transparent hugepage setting, and an empty /sys/fs/cgroup for tools that
-// look for a cgroup mount point.
+// transparent hugepage setting, an empty /sys/fs/cgroup for tools that
+// look for a cgroup mount point, and /sys/class/net with the pod's network
+// interfaces (net.go).
 //
 // The tree is fixed at creation: directories are maps of names to inodes,
-// files hold their text. Nothing here takes a lock after New returns.
+// files hold their text; only /sys/class/net is listed afresh from the
+// pod's network stack at each lookup. Nothing here takes a lock after New
+// returns (the network stack takes its own).
 package sys
 
 import (
@@ -72,7 +75,9 @@ func New(v *vfs.VirtualFilesystem, numCPU int) *vfs.Filesystem {
 		"fs": fs.dir(map[string]vfs.Inode{
 			"cgroup": fs.dir(nil),
 		}),
-		"class":  fs.dir(nil),
+		"class": fs.dir(map[string]vfs.Inode{
+			"net": fs.netClassDir(v),
+		}),
 		"block":  fs.dir(nil),
 		"bus":    fs.dir(nil),
 		"module": fs.dir(nil),
@@ -172,6 +177,7 @@ type dir struct {
 	attrs
 	names    []string
 	children map[string]vfs.Inode
+	ifindex  int32 // for /sys/class/net/<name>: the interface's index
 }
 
 func (fs *filesystem) dir(children map[string]vfs.Inode) *dir {

@@ -56,11 +56,10 @@ func (st *Stack) Interfaces() ([]Interface, error) {
 		if c := info.Stats.Tx.Bytes; c != nil {
 			ifc.TxBytes, ifc.TxPackets = c.Value(), info.Stats.Tx.Packets.Value()
 		}
-		if info.Flags.Up {
-			ifc.Flags |= unix.IFF_UP
-		}
+		// netstack calls every NIC up; an enabled one (Running) is what
+		// Linux calls up and running, a disabled one (a new bridge) is down.
 		if info.Flags.Running {
-			ifc.Flags |= unix.IFF_RUNNING | unix.IFF_LOWER_UP
+			ifc.Flags |= unix.IFF_UP | unix.IFF_RUNNING | unix.IFF_LOWER_UP
 		}
 		if info.Flags.Loopback {
 			ifc.Flags |= unix.IFF_LOOPBACK
@@ -107,12 +106,15 @@ func (s *sock) Ioctl(ctx vfs.IoctlContext, fd *vfs.FileDescription, cmd uint32, 
 // SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFADDR,
 // SIOCGIFNETMASK, SIOCGIFMTU, SIOCGIFHWADDR, SIOCGIFTXQLEN. Changes
 // (SIOCSIF*, SIOCADDRT...) answer EPERM without CAP_NET_ADMIN and
-// EOPNOTSUPP with it: the pod's interfaces are configured by the runtime.
+// EOPNOTSUPP with it: the pod's interfaces are configured by the runtime;
+// bridges may be made and removed (SIOCBRADDBR/SIOCBRDELBR, bridge.go).
 // Other commands answer ENOTTY.
 func (st *Stack) InterfaceIoctl(ctx vfs.IoctlContext, cmd uint32, arg uintptr) (uintptr, error) {
 	switch cmd {
 	case unix.SIOCGIFCONF:
 		return 0, st.ifconf(ctx, arg)
+	case unix.SIOCBRADDBR, unix.SIOCBRDELBR:
+		return 0, st.bridgeIoctl(ctx, cmd, arg)
 	case unix.SIOCGIFFLAGS, unix.SIOCGIFINDEX, unix.SIOCGIFNAME, unix.SIOCGIFADDR,
 		unix.SIOCGIFNETMASK, unix.SIOCGIFMTU, unix.SIOCGIFHWADDR, unix.SIOCGIFTXQLEN:
 		return 0, st.ifreq(ctx, cmd, arg)

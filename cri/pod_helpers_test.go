@@ -132,6 +132,9 @@ func startPodDaemon(t *testing.T, root, certs string, opts ...Option) *daemon {
 	cfg.Socket = filepath.Join(filepath.Dir(root), "run", "cri.sock")
 	cfg.Root = root
 	cfg.RegistryConfigDir = certs
+	// No CNI network unless a test gives one: a config on the host
+	// (/etc/cni/net.d) must not change what the tests see.
+	cfg.CNIConfDir = t.TempDir()
 	level := slog.LevelWarn
 	if os.Getenv("RUNSC_CRI_TEST_LOG") == "debug" {
 		level = slog.LevelDebug

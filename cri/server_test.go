@@ -48,6 +48,9 @@ func startDaemon(t *testing.T, certs string) *daemon {
 	}
 	cfg.Root = filepath.Join(dir, "root")
 	cfg.RegistryConfigDir = certs
+	// No CNI network unless a test gives one: a config on the host
+	// (/etc/cni/net.d) must not change what the tests see.
+	cfg.CNIConfDir = t.TempDir()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := New(ctx, cfg, WithLogger(log), WithVersion("1.2.3-test"))

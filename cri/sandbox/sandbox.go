@@ -87,9 +87,11 @@
 // the sentry; both are in shared mode, so what one writes the other sees
 // at its next lookup (as with a change made by the host).
 //
-// Not done yet: cgroups (the sentry's memory limit is its memory file's
-// size; there is no host CPU limit), pod networking (the sentry's
-// network stack is not attached to a CNI interface). Sentries and gofers
+// Not done yet: host cgroups (the pod's memory bound is its memory file's
+// size and container limits are charged by the sentry itself; there is no
+// host CPU limit). Pod networking is cri/network's: the sentry is started
+// inside the pod's network namespace and given eth0 by a control call.
+// Sentries and gofers
 // inherit the daemon's oom_score_adj; Runner.OOMScoreAdj sets another one
 // where asked, and a failure (lowering it needs CAP_SYS_RESOURCE, which
 // these machines lack) is only a warning.

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
+	"gvisor.dev/gvisor/pkg/tcpip"
 
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
 	"github.com/runsc-cri/runsc-cri/sentry/vfs"
@@ -615,11 +616,7 @@ func (s *nlSock) addrs(m *nlMsg, body []byte, dump bool, seq, port uint32) unix.
 					continue
 				}
 				st := m.begin(unix.RTM_NEWADDR, unix.NLM_F_MULTI, seq, port)
-				scope := uint8(unix.RT_SCOPE_UNIVERSE)
-				if ifc.Flags&unix.IFF_LOOPBACK != 0 {
-					scope = unix.RT_SCOPE_HOST
-				}
-				m.raw([]byte{fam, uint8(a.PrefixLen), unix.IFA_F_PERMANENT, scope, 0, 0, 0, 0})
+				m.raw([]byte{fam, uint8(a.PrefixLen), unix.IFA_F_PERMANENT, addrScope(ifc, a.Address), 0, 0, 0, 0})
 				binary.LittleEndian.PutUint32(m.b[len(m.b)-4:], uint32(ifc.Index))
 				addr := a.Address.AsSlice()
 				m.attr(unix.IFA_ADDRESS, addr)
@@ -696,4 +693,17 @@ func (s *nlSock) routes(m *nlMsg, body []byte, seq, port uint32) unix.Errno {
 		}
 	}
 	return 0
+}
+
+// addrScope is the scope Linux gives an address: host for loopback ones,
+// link for IPv6 link-local (fe80::/10), universe for the rest.
+func addrScope(ifc Interface, a tcpip.Address) uint8 {
+	b := a.AsSlice()
+	switch {
+	case ifc.Flags&unix.IFF_LOOPBACK != 0:
+		return unix.RT_SCOPE_HOST
+	case len(b) == 16 && b[0] == 0xfe && b[1]&0xc0 == 0x80:
+		return unix.RT_SCOPE_LINK
+	}
+	return unix.RT_SCOPE_UNIVERSE
 }

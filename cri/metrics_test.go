@@ -56,15 +56,11 @@ var (
 )
 
 // notReported are the described metrics ListPodSandboxMetrics has no
-// figure for (the sentry does not count them yet; block I/O is not
-// accounted). When the sentry starts counting one, take it out here.
+// figure for (block I/O is not accounted; the sandbox has no hugepages).
 var notReported = []string{
-	"container_blkio_device_usage_total", "container_cpu_system_seconds_total", "container_cpu_user_seconds_total",
-	"container_file_descriptors", "container_fs_reads_bytes_total", "container_fs_reads_total",
+	"container_blkio_device_usage_total", "container_fs_reads_bytes_total", "container_fs_reads_total",
 	"container_fs_writes_bytes_total", "container_fs_writes_total", "container_hugetlb_max_usage_bytes",
-	"container_hugetlb_usage_bytes", "container_memory_cache", "container_memory_failcnt",
-	"container_memory_failures_total", "container_memory_mapped_file", "container_memory_max_usage_bytes",
-	"container_oom_events_total", "container_sockets", "container_threads",
+	"container_hugetlb_usage_bytes",
 }
 
 // TestMetricDescriptors: every metric critest expects is described (but
@@ -243,6 +239,57 @@ func TestPodSandboxMetrics(t *testing.T) {
 	}
 	if l := podVals["container_network_receive_bytes_total"].LabelValues; l[1] != podID || l[0] != "" || l[len(l)-1] != "" {
 		t.Errorf("pod network labels %v", l)
+	}
+	if n := val(ctrVals, "container_threads"); n != 1 {
+		t.Errorf("threads %d, want 1 (the container's sleep)", n)
+	}
+	if n := val(ctrVals, "container_file_descriptors"); n < 3 {
+		t.Errorf("file descriptors %d, want its stdio at least", n)
+	}
+	if n := val(ctrVals, "container_sockets"); n != 0 {
+		t.Errorf("sockets %d before any was opened", n)
+	}
+	if p, ws := val(ctrVals, "container_memory_max_usage_bytes"), val(ctrVals, "container_memory_working_set_bytes"); p < ws {
+		t.Errorf("peak memory %d below the working set %d", p, ws)
+	}
+	if u, sy, c := val(ctrVals, "container_cpu_user_seconds_total"), val(ctrVals, "container_cpu_system_seconds_total"), val(ctrVals, "container_cpu_usage_seconds_total"); u+sy > c+1 || c > u+sy+1 {
+		t.Errorf("user %d + system %d s, total %d s", u, sy, c)
+	}
+
+	// A listening socket and a second process move the counters.
+	if r := d.exec(t, id, 20, "sh", "-c", "nc -l -p 7000 </dev/null >/dev/null 2>&1 & dd if=/dev/zero of=/dev/null bs=4M count=1 2>/dev/null"); r.ExitCode != 0 {
+		t.Fatalf("exec: %d %s", r.ExitCode, r.Stderr)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := d.rt.ListPodSandboxMetrics(ctx, &runtimeapi.ListPodSandboxMetricsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals := map[string]uint64{}
+		for _, m := range r.PodMetrics {
+			for _, cm := range m.ContainerMetrics {
+				if cm.ContainerId != id {
+					continue
+				}
+				for _, mm := range cm.Metrics {
+					if mm.Name == "container_memory_failures_total" && (mm.LabelValues[6] != "pgfault" || mm.LabelValues[7] != "container") {
+						continue
+					}
+					vals[mm.Name] = mm.Value.Value
+				}
+			}
+		}
+		ok := vals["container_sockets"] == 1 && vals["container_threads"] == 2 && vals["container_processes"] == 2 &&
+			vals["container_memory_failures_total"] > 0
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("with nc listening: sockets %d threads %d processes %d faults %d; want 1, 2, 2, >0",
+				vals["container_sockets"], vals["container_threads"], vals["container_processes"], vals["container_memory_failures_total"])
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 
 	stream, err := d.rt.StreamPodSandboxMetrics(ctx, &runtimeapi.StreamPodSandboxMetricsRequest{})

@@ -28,17 +28,18 @@ import (
 //     and statfs of the file system holding the snapshots (size, inodes).
 //   - Spec: the container's resources (configured or last updated).
 //   - Start time: the container record; last seen: now.
+//   - Network: the counters of each interface of the pod's stack but lo
+//     (as cAdvisor), from the sentry's Stats.
 //   - Zeros that are facts, not measurements: CFS periods and throttling
 //     (no CPU quota is enforced on a sandbox), swap (the sandbox has none),
-//     network counters with interface "" (no network interface is attached
-//     to a pod yet: the sentry's stack has loopback only, which cAdvisor
-//     does not count either), threads_max (no limit; cAdvisor's 0).
+//     network counters with interface "" when the pod has no interface
+//     but lo, network errors and drops (the pod's stack does not count
+//     them), a container's page cache and mapped files (charged to the
+//     pod, not to containers), major faults (the sentry counts every fault
+//     as minor), threads_max (no limit; cAdvisor's 0).
 //
-// The metrics described as "not reported yet" (user/system CPU time,
-// threads, file descriptors, sockets, page cache, mapped files, peak
-// memory, limit hits, page faults, OOM events) need counters the sentry
-// does not export over control yet; block I/O is not accounted. A pod or
-// container whose sentry does not answer is left out (logged at debug).
+// Block I/O is not accounted. A pod or container whose sentry does not
+// answer is left out (logged at debug).
 func (s *Server) ListPodSandboxMetrics(ctx context.Context, r *runtimeapi.ListPodSandboxMetricsRequest) (*runtimeapi.ListPodSandboxMetricsResponse, error) {
 	return &runtimeapi.ListPodSandboxMetricsResponse{PodMetrics: s.listPodSandboxMetrics(ctx)}, nil
 }
@@ -88,22 +89,12 @@ func (s *Server) podMetrics(ctx context.Context, p *store.Pod, now time.Time, la
 	if err := control.Call(p.ControlSocket, control.MethodStats, control.StatsRequest{}, nil, &sr, 5*time.Second); err != nil {
 		return nil, sentryErr(err)
 	}
-	ts := sr.Timestamp
 	pod := &metricSet{labels: []string{"", p.ID, "", p.Metadata.Name, p.Metadata.Namespace, p.Metadata.Name}}
 	sentryFigures(pod, &sr)
 	if kmem, err := sandbox.SentryKernelMemory(p.SentryPID, p.ControlSocket); err == nil {
 		pod.add("container_memory_kernel_usage", now.UnixNano(), kmem)
 	}
-	// No network interface is attached to a pod (see above): every
-	// counter is 0, for the interface "".
-	for _, name := range []string{
-		"container_network_receive_bytes_total", "container_network_receive_errors_total",
-		"container_network_receive_packets_dropped_total", "container_network_receive_packets_total",
-		"container_network_transmit_bytes_total", "container_network_transmit_errors_total",
-		"container_network_transmit_packets_dropped_total", "container_network_transmit_packets_total",
-	} {
-		pod.add(name, ts, 0, "")
-	}
+	networkFigures(pod, &sr)
 	pm := &runtimeapi.PodSandboxMetrics{PodSandboxId: p.ID, Metrics: pod.out}
 	for _, c := range s.store.Containers(p.ID) {
 		if c.State != store.ContainerRunning {
@@ -129,6 +120,15 @@ func (s *Server) containerMetrics(ctx context.Context, p *store.Pod, c *store.Co
 	m := &metricSet{labels: []string{c.Metadata.Name, c.ID, c.ImageRef, c.Metadata.Name, p.Metadata.Namespace, p.Metadata.Name}}
 	sentryFigures(m, &sr)
 	m.add("container_memory_rss", ts, sr.MemoryBytes)
+	m.add("container_memory_max_usage_bytes", ts, sr.MemoryPeakBytes)
+	m.add("container_memory_failcnt", ts, sr.MemoryFailcnt)
+	m.add("container_oom_events_total", ts, uint64(max(sr.OOMKills, 0)))
+	for _, scope := range []string{"container", "hierarchy"} {
+		m.add("container_memory_failures_total", ts, sr.PageFaults, "pgfault", scope)
+		m.add("container_memory_failures_total", ts, 0, "pgmajfault", scope)
+	}
+	m.add("container_memory_cache", ts, 0)
+	m.add("container_memory_mapped_file", ts, 0)
 	// Facts rather than measurements (see ListPodSandboxMetrics).
 	m.add("container_memory_swap", ts, 0)
 	m.add("container_cpu_cfs_periods_total", ts, 0)
@@ -171,6 +171,43 @@ func sentryFigures(m *metricSet, sr *control.StatsResult) {
 	m.add("container_memory_usage_bytes", ts, sr.MemoryBytes)
 	m.add("container_memory_working_set_bytes", ts, sr.MemoryBytes)
 	m.add("container_processes", ts, uint64(max(sr.Processes, 0)))
+	m.add("container_cpu_user_seconds_total", ts, sr.CPUUserNanos/uint64(time.Second))
+	m.add("container_cpu_system_seconds_total", ts, sr.CPUSystemNanos/uint64(time.Second))
+	m.add("container_threads", ts, uint64(max(sr.Threads, 0)))
+	m.add("container_file_descriptors", ts, uint64(max(sr.FileDescriptors, 0)))
+	m.add("container_sockets", ts, uint64(max(sr.Sockets, 0)))
+}
+
+// networkFigures adds the counters of the pod's interfaces but lo; with
+// none, zeros for the interface "" (see ListPodSandboxMetrics).
+func networkFigures(m *metricSet, sr *control.StatsResult) {
+	type counters struct{ rxB, rxP, txB, txP uint64 }
+	var ifs []string
+	byName := map[string]counters{}
+	for _, ifc := range sr.Interfaces {
+		if ifc.Name == "lo" {
+			continue
+		}
+		ifs = append(ifs, ifc.Name)
+		byName[ifc.Name] = counters{ifc.RxBytes, ifc.RxPackets, ifc.TxBytes, ifc.TxPackets}
+	}
+	if len(ifs) == 0 {
+		ifs = []string{""}
+	}
+	ts := sr.Timestamp
+	for _, name := range ifs {
+		c := byName[name]
+		m.add("container_network_receive_bytes_total", ts, c.rxB, name)
+		m.add("container_network_receive_packets_total", ts, c.rxP, name)
+		m.add("container_network_transmit_bytes_total", ts, c.txB, name)
+		m.add("container_network_transmit_packets_total", ts, c.txP, name)
+		for _, z := range []string{
+			"container_network_receive_errors_total", "container_network_receive_packets_dropped_total",
+			"container_network_transmit_errors_total", "container_network_transmit_packets_dropped_total",
+		} {
+			m.add(z, ts, 0, name)
+		}
+	}
 }
 
 // fsFacts describe the file system holding the writable layers.

@@ -93,3 +93,23 @@ func packetNIC(r *control.ConfigureNetworkRequest) (inet.PacketNIC, error) {
 	}
 	return n, nil
 }
+
+// interfaceStats are the counters of the pod's network interfaces, none
+// while its network stack is not built (stats never build it).
+func (p *Pod) interfaceStats() []control.InterfaceStats {
+	st := inet.StackFor(p.m.v)
+	if !st.Started() {
+		return nil
+	}
+	ifs, err := st.Interfaces()
+	if err != nil {
+		return nil
+	}
+	out := make([]control.InterfaceStats, 0, len(ifs))
+	for _, ifc := range ifs {
+		out = append(out, control.InterfaceStats{
+			Name: ifc.Name, RxBytes: ifc.RxBytes, RxPackets: ifc.RxPackets, TxBytes: ifc.TxBytes, TxPackets: ifc.TxPackets,
+		})
+	}
+	return out
+}

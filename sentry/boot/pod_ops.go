@@ -104,9 +104,12 @@ func (p *Pod) stats(id string) (*control.StatsResult, error) {
 		}
 		u := c.kc.Usage()
 		r.CPUNanos = uint64(u.CPUNanos)
-		r.Processes = u.Processes
+		r.CPUUserNanos, r.CPUSystemNanos = uint64(u.CPUUserNanos), uint64(u.CPUSystemNanos)
+		r.Processes, r.Threads = u.Processes, u.Threads
+		r.FileDescriptors, r.Sockets, r.PageFaults = u.FileDescriptors, u.Sockets, u.PageFaults
 		ms := c.kc.MemoryStats()
 		r.MemoryBytes, r.OOMKills = ms.UsageBytes, ms.OOMKills
+		r.MemoryPeakBytes, r.MemoryFailcnt = ms.PeakBytes, ms.Failcnt
 		if ms.LimitBytes != 0 && ms.LimitBytes < r.MemoryLimit {
 			r.MemoryLimit = ms.LimitBytes
 		}
@@ -122,9 +125,16 @@ func (p *Pod) stats(id string) (*control.StatsResult, error) {
 	for _, c := range cs {
 		u := c.kc.Usage()
 		cpu += u.CPUNanos
+		r.CPUUserNanos += uint64(u.CPUUserNanos)
+		r.CPUSystemNanos += uint64(u.CPUSystemNanos)
 		r.Processes += u.Processes
+		r.Threads += u.Threads
+		r.FileDescriptors += u.FileDescriptors
+		r.Sockets += u.Sockets
+		r.PageFaults += u.PageFaults
 	}
 	r.CPUNanos = uint64(cpu)
+	r.Interfaces = p.interfaceStats()
 	// The pod's memory is what its memory file holds: application
 	// memory, page cache and tmpfs contents.
 	r.MemoryBytes = p.m.mf.Used()

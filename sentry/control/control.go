@@ -255,6 +255,36 @@ type StatsResult struct {
 	// OOMKills counts processes killed for lack of memory (a
 	// container's only).
 	OOMKills int `json:"oomKills,omitempty"`
+	// CPUUserNanos and CPUSystemNanos split CPUNanos: time in
+	// application code, and in the sentry on the tasks' behalf.
+	CPUUserNanos   uint64 `json:"cpuUserNanos,omitempty"`
+	CPUSystemNanos uint64 `json:"cpuSystemNanos,omitempty"`
+	// Threads is the number of live tasks; FileDescriptors the open file
+	// descriptors (each fd table counted once), Sockets those that are
+	// sockets.
+	Threads         int `json:"threads,omitempty"`
+	FileDescriptors int `json:"fileDescriptors,omitempty"`
+	Sockets         int `json:"sockets,omitempty"`
+	// PageFaults counts the page faults taken (exited tasks included);
+	// all are minor: the sentry does not tell a fault that waited for the
+	// gofer apart.
+	PageFaults uint64 `json:"pageFaults,omitempty"`
+	// MemoryPeakBytes is the highest MemoryBytes seen, MemoryFailcnt the
+	// number of charges refused at the limit (a container's only).
+	MemoryPeakBytes uint64 `json:"memoryPeakBytes,omitempty"`
+	MemoryFailcnt   uint64 `json:"memoryFailcnt,omitempty"`
+	// Interfaces are the pod's network interfaces and their counters
+	// (the pod's only; empty while its network stack is not built).
+	Interfaces []InterfaceStats `json:"interfaces,omitempty"`
+}
+
+// InterfaceStats are one network interface's counters.
+type InterfaceStats struct {
+	Name      string `json:"name"`
+	RxBytes   uint64 `json:"rxBytes"`
+	RxPackets uint64 `json:"rxPackets"`
+	TxBytes   uint64 `json:"txBytes"`
+	TxPackets uint64 `json:"txPackets"`
 }
 
 // ProcessInfo is one process of a container.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/runsc-cri/runsc-cri/sentry/memfile"
 	"github.com/runsc-cri/runsc-cri/sentry/mm"
+	"github.com/runsc-cri/runsc-cri/sentry/vfs"
 )
 
 // Containers (pod sentries).
@@ -55,8 +56,10 @@ type Container struct {
 	finishedAt time.Time
 	// done is closed once init has exited and no member is left.
 	done chan struct{}
-	// cpuNS is the CPU time of the container's exited tasks.
-	cpuNS int64
+	// cpuUserNS, cpuSysNS and faults are the user and system CPU time
+	// and the page faults of the container's exited tasks.
+	cpuUserNS, cpuSysNS int64
+	faults              uint64
 	// records are the exit records of processes started by StartProcess,
 	// by process id, until collected.
 	records map[ThreadID]*ExitRecord
@@ -173,7 +176,9 @@ func (k *Kernel) containerReaperLocked(tg *ThreadGroup) *ThreadGroup {
 func (k *Kernel) containerTaskExitedLocked(t *Task) {
 	if c := t.tg.container; c != nil {
 		u, s := t.CPUTime()
-		c.cpuNS += u + s
+		c.cpuUserNS += u
+		c.cpuSysNS += s
+		c.faults += t.PageFaults()
 	}
 }
 
@@ -340,8 +345,16 @@ func (c *Container) KillAll() {
 // Usage is a container's resource use.
 type Usage struct {
 	// CPUNanos is the CPU time of all the container's tasks, exited ones
+	// included: CPUUserNanos in application code, CPUSystemNanos in the
+	// sentry on the tasks' behalf.
+	CPUNanos, CPUUserNanos, CPUSystemNanos int64
+	// PageFaults counts the page faults of all its tasks, exited ones
 	// included.
-	CPUNanos int64
+	PageFaults uint64
+	// Threads is the number of live tasks; FileDescriptors the open
+	// descriptors of its fd tables (each table counted once) and
+	// Sockets those of them that are sockets.
+	Threads, FileDescriptors, Sockets int
 	// ResidentBytes is the resident memory of the container's address
 	// spaces (each counted once).
 	ResidentBytes uint64
@@ -352,11 +365,19 @@ type Usage struct {
 	Processes int
 }
 
+// socketFile is what every socket's file implementation offers (the
+// socket package's Socket has these; the kernel does not import it).
+type socketFile interface {
+	Family() int
+	Type() int
+	Protocol() int
+}
+
 // Usage returns the container's CPU and memory use.
 func (c *Container) Usage() Usage {
 	k := c.k
 	k.mu.Lock()
-	u := Usage{CPUNanos: c.cpuNS, Processes: len(c.members)}
+	u := Usage{CPUUserNanos: c.cpuUserNS, CPUSystemNanos: c.cpuSysNS, PageFaults: c.faults, Processes: len(c.members)}
 	if c.mem != nil {
 		u.MemoryBytes = c.mem.Usage()
 	}
@@ -367,15 +388,30 @@ func (c *Container) Usage() Usage {
 		}
 	}
 	k.mu.Unlock()
+	u.Threads = len(tasks)
 	seen := map[*mm.MemoryManager]bool{}
+	tables := map[*vfs.FDTable]bool{}
 	for _, t := range tasks {
 		us, sy := t.CPUTime()
-		u.CPUNanos += us + sy
+		u.CPUUserNanos += us
+		u.CPUSystemNanos += sy
+		u.PageFaults += t.PageFaults()
 		if m := t.MemoryManager(); m != nil && !seen[m] {
 			seen[m] = true
 			u.ResidentBytes += m.ResidentSize()
 		}
+		if ft := t.FDTable(); ft != nil && !tables[ft] {
+			tables[ft] = true
+			ft.ForEach(func(_ int32, f *vfs.FileDescription, _ vfs.FDFlags) bool {
+				u.FileDescriptors++
+				if _, ok := f.Impl().(socketFile); ok {
+					u.Sockets++
+				}
+				return true
+			})
+		}
 	}
+	u.CPUNanos = u.CPUUserNanos + u.CPUSystemNanos
 	return u
 }
 

@@ -73,6 +73,10 @@ type Task struct {
 	startTime int64
 	// cpu time accounting, nanoseconds.
 	userNS, sysNS atomic.Int64
+	// faults counts the page faults the task took (handled or not),
+	// like Linux's min_flt; none is a major fault here: a page the
+	// gofer must read is still counted as minor.
+	faults atomic.Uint64
 	// blockedNS is time spent blocked in system calls (excluded from sysNS).
 	blockedNS atomic.Int64
 }
@@ -149,6 +153,9 @@ func (t *Task) StartTime() int64 { return t.startTime }
 
 // CPUTime returns the user and system time the task used, in ns.
 func (t *Task) CPUTime() (user, sys int64) { return t.userNS.Load(), t.sysNS.Load() }
+
+// PageFaults returns how many page faults the task has taken.
+func (t *Task) PageFaults() uint64 { return t.faults.Load() }
 
 // Memory access helpers: every application address goes through mm.
 

@@ -139,6 +139,7 @@ func (t *Task) syscall() {
 
 // handleFault resolves a memory fault or turns it into a signal.
 func (t *Task) handleFault(info platform.SwitchInfo) {
+	t.faults.Add(1)
 	err := t.mm.HandleFault(info.Addr, info)
 	if err == nil {
 		return

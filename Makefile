@@ -81,6 +81,7 @@ integration: test-deps
 bench: test-deps build
 	$(GO) run ./test/bench -runsc $(BIN)
 	RUNSC_CRI_BENCH_PODS=1 RUNSC_CRI_BINARY=$(abspath $(BIN)) $(GO) test ./cri -run '^TestPodBench$$' -count=1 -v
+	RUNSC_CRI_BENCH_PODS=1 RUNSC_CRI_BENCH_CNI=1 RUNSC_CRI_BINARY=$(abspath $(BIN)) $(GO) test ./cri -run '^TestPodBench$$' -count=1 -v
 
 clean:
 	rm -rf $(OUT)

@@ -22,6 +22,8 @@ package cri
 // One pod is started and removed before the timed ones (the first exec of
 // the binary pays for page-cache misses). The result is a Markdown table
 // on stdout, beside the reference figures and the targets of the issue.
+// RUNSC_CRI_BENCH_CNI=1 puts the pods on a CNI bridge network (needs
+// Debian's containernetworking-plugins; make bench runs both ways).
 // RUNSC_CRI_BENCH_HANDLER picks a runtime handler (default: the daemon's
 // default platform); RUNSC_CRI_BENCH_OUT also writes the table to a file.
 
@@ -83,7 +85,13 @@ func TestPodBench(t *testing.T) {
 	}
 	e := newPodEnv(t)
 	root := filepath.Join(t.TempDir(), "root")
-	d := startPodDaemon(t, root, e.certs)
+	var opts []Option
+	if os.Getenv("RUNSC_CRI_BENCH_CNI") != "" {
+		// Pods on a CNI bridge network (bridge, host-local, portmap),
+		// as on a node with the README's example config.
+		opts = append(opts, newCNIEnv(t, 213).option(t, root))
+	}
+	d := startPodDaemon(t, root, e.certs, opts...)
 	d.pull(t, e.image)
 	handler := os.Getenv("RUNSC_CRI_BENCH_HANDLER")
 	logDir := t.TempDir()

@@ -137,7 +137,8 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	} else {
 		netDone <- nil
 	}
-	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls()}
+	spec := sandbox.Spec{Platform: platform, Hostname: hostname, Sysctls: cfg.GetLinux().GetSysctls(),
+		InfraInit: cfg.GetLinux().GetSecurityContext().GetNamespaceOptions().GetPid() == runtimeapi.NamespaceMode_POD}
 	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
 		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
 	}

@@ -130,6 +130,9 @@ type Spec struct {
 	Debug bool `json:"debug,omitempty"`
 	// Sysctls are the pod's kernel parameters, set in its /proc/sys.
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// InfraInit gives the pod an infra process as PID 1 (containers
+	// sharing the pod's PID namespace, NamespaceMode POD).
+	InfraInit bool `json:"infraInit,omitempty"`
 }
 
 // Runner starts pod processes.

@@ -82,6 +82,9 @@ type PodSpec struct {
 	// before any container exists; one the sentry does not have (or
 	// cannot change) fails the start.
 	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// InfraInit starts the pod's infra process as PID 1 (pod_infra.go):
+	// for pods whose containers share one PID namespace.
+	InfraInit bool `json:"infraInit,omitempty"`
 }
 
 // Pod is a running pod sentry.
@@ -170,6 +173,11 @@ func StartPod(spec PodSpec, log *slog.Logger) (p *Pod, retErr error) {
 	}
 	p.registerTTY()
 	setupNetwork(v, sysctls)
+	if spec.InfraInit {
+		if err := p.startInfra(); err != nil {
+			return nil, err
+		}
+	}
 	return p, nil
 }
 

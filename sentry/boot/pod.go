@@ -49,7 +49,9 @@ import (
 //
 // Known differences from containerd + runc: one PID namespace for the
 // whole pod (like shareProcessNamespace: every container sees and may
-// signal every process, kill(-1) included); the UTS hostname is the pod's;
+// signal every process, kill(-1) included; with NamespaceMode POD the
+// pod's PID 1 is an infra process, pod_infra.go, otherwise the first
+// container's init is PID 1 and later containers' inits are not); the UTS hostname is the pod's;
 // devpts and mqueue mounts are skipped (/dev/pts is an empty directory;
 // terminals are host ptys: an exec'd process's is passed in by the daemon,
 // a container init's with a tty is opened by the sentry, which keeps the

@@ -247,6 +247,11 @@ func podConfigFor(name, logDir string) *runtimeapi.PodSandboxConfig {
 		DnsConfig:    &runtimeapi.DNSConfig{Servers: []string{"10.0.0.10"}, Searches: []string{"default.svc.cluster.local"}, Options: []string{"ndots:5"}},
 		Labels:       map[string]string{"app": name},
 		Annotations:  map[string]string{"note": "pod " + name},
+		// The kubelet's default: each container its own PID namespace
+		// (an unset option would mean POD, a pod-wide one with an infra
+		// process as PID 1).
+		Linux: &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{
+			NamespaceOptions: &runtimeapi.NamespaceOption{Pid: runtimeapi.NamespaceMode_CONTAINER}}},
 	}
 }
 

@@ -42,7 +42,7 @@ func TestSeccompProfiles(t *testing.T) {
 	malformed := profile("bad.json", `{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [`)
 
 	pcfg := podConfigFor("seccomp", t.TempDir())
-	pcfg.Linux = &runtimeapi.LinuxPodSandboxConfig{SecurityContext: &runtimeapi.LinuxSandboxSecurityContext{Privileged: true}}
+	pcfg.Linux.SecurityContext.Privileged = true
 	podID := d.runPod(t, pcfg)
 	ctr := func(name string, sc *runtimeapi.LinuxContainerSecurityContext) string {
 		t.Helper()

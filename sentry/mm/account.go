@@ -28,11 +28,12 @@ import (
 //     kills the faulting process;
 //   - in a sentry access (CopyOut, ZeroOut, WithBlocks..., as a read(2)
 //     into a fresh buffer does), which returns its short count or EFAULT
-//     as for an unmapped page, and the OOM handler given to SetAccounting
-//     is called with the address space, in a new goroutine (the caller
-//     may hold any lock), at most one at a time per address space. The
-//     application may therefore see the short access before the handler
-//     has killed it.
+//     as for an unmapped page, and, when the account is at its limit
+//     (not when only the pod's memory file is full, see checkOOM), the
+//     OOM handler given to SetAccounting is called with the address
+//     space, in a new goroutine (the caller may hold any lock), at most
+//     one at a time per address space. The application may therefore see
+//     the short access before the handler has killed it.
 
 // SetAccounting makes m charge the pages it allocates from now on to acct
 // (nil: nobody) and call onOOM (nil: nothing) when a sentry access to m
@@ -45,13 +46,29 @@ func (m *MemoryManager) SetAccounting(acct *memfile.Account, onOOM func(*MemoryM
 // Account returns the account m charges (nil: none).
 func (m *MemoryManager) Account() *memfile.Account { return m.acct }
 
-// checkOOM calls the OOM handler if err says an allocation failed.
+// checkOOM calls the OOM handler if err says an allocation failed because
+// m's container is at its memory limit. When the pod's memory file itself
+// is full the access only fails (EFAULT or a short count): the process
+// doing it may be an innocent one (a parent reading into a fresh buffer
+// while its children hold the memory), and a page fault by whoever next
+// touches memory kills that process, as before.
 func (m *MemoryManager) checkOOM(err error) {
-	if m.onOOM == nil || !errors.Is(err, unix.ENOMEM) || !m.oomQueue.CompareAndSwap(false, true) {
+	if m.onOOM == nil || !errors.Is(err, unix.ENOMEM) || !m.atLimit() || !m.oomQueue.CompareAndSwap(false, true) {
 		return
 	}
 	go func() {
 		defer m.oomQueue.Store(false)
 		m.onOOM(m)
 	}()
+}
+
+// atLimit reports whether m's account has a limit that one more page would
+// exceed.
+func (m *MemoryManager) atLimit() bool {
+	a := m.acct
+	if a == nil {
+		return false
+	}
+	limit := a.Limit()
+	return limit != 0 && a.Usage()+memfile.PageSize > limit
 }

@@ -107,7 +107,7 @@ func checkCreds(ctx vfs.Context, c Creds) error {
 // the new fd). Files that do not fit, or that install refuses, are
 // released and MSG_CTRUNC is reported. cm's references are consumed.
 func EncodeControl(ctx vfs.Context, cm *ControlMessages, space int, install func(*vfs.FileDescription) (int32, error)) (out []byte, msgFlags int) {
-	put := func(typ int32, data []byte) {
+	put := func(level, typ int32, data []byte) {
 		left := space - len(out)
 		if left < cmsgHdrLen {
 			msgFlags |= unix.MSG_CTRUNC
@@ -120,7 +120,7 @@ func EncodeControl(ctx vfs.Context, cm *ControlMessages, space int, install func
 		}
 		var h [cmsgHdrLen]byte
 		binary.LittleEndian.PutUint64(h[0:], uint64(clen))
-		binary.LittleEndian.PutUint32(h[8:], unix.SOL_SOCKET)
+		binary.LittleEndian.PutUint32(h[8:], uint32(level))
 		binary.LittleEndian.PutUint32(h[12:], uint32(typ))
 		out = append(out, h[:]...)
 		out = append(out, data[:clen-cmsgHdrLen]...)
@@ -129,7 +129,7 @@ func EncodeControl(ctx vfs.Context, cm *ControlMessages, space int, install func
 		}
 	}
 	if cm.Creds != nil {
-		put(unix.SCM_CREDENTIALS, cm.Creds.Marshal())
+		put(unix.SOL_SOCKET, unix.SCM_CREDENTIALS, cm.Creds.Marshal())
 	}
 	if len(cm.Rights) > 0 {
 		left := space - len(out)
@@ -147,13 +147,16 @@ func EncodeControl(ctx vfs.Context, cm *ControlMessages, space int, install func
 			fds = binary.LittleEndian.AppendUint32(fds, uint32(fd))
 		}
 		if i > 0 {
-			put(unix.SCM_RIGHTS, fds)
+			put(unix.SOL_SOCKET, unix.SCM_RIGHTS, fds)
 		}
 		if i < len(cm.Rights) {
 			msgFlags |= unix.MSG_CTRUNC
 		}
 		// install took its own references.
 		cm.Release(ctx)
+	}
+	for _, c := range cm.IP {
+		put(c.Level, c.Type, c.Data)
 	}
 	return out, msgFlags
 }

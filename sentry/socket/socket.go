@@ -77,6 +77,15 @@ type ControlMessages struct {
 	Rights []*vfs.FileDescription
 	// Creds is SCM_CREDENTIALS (nil: none given / none to report).
 	Creds *Creds
+	// IP are protocol-level messages to report (IP_PKTINFO, IP_TTL,
+	// IPV6_HOPLIMIT, ...), already in their wire form, in order.
+	IP []RawControl
+}
+
+// RawControl is one control message of a level other than SOL_SOCKET.
+type RawControl struct {
+	Level, Type int32
+	Data        []byte
 }
 
 // Release drops the references of Rights.

@@ -231,6 +231,7 @@ func (s *sock) recvDgram(b socket.Blocker, dst [][]byte, flags int, wantAddr boo
 			if wantAddr {
 				r.From = encodeAddr(s.family, res.RemoteAddr)
 			}
+			r.Control.IP = ipControls(&res.ControlMessages)
 			return r, nil
 		}
 		switch terr.(type) {

@@ -213,6 +213,12 @@ func (s *sock) getIPOpt(name int) ([]byte, error) {
 		return socket.BoolVal(s.ep.SocketOptions().GetHeaderIncluded()), nil
 	case unix.IP_RECVERR:
 		return socket.BoolVal(s.ep.SocketOptions().GetIPv4RecvError()), nil
+	case unix.IP_PKTINFO:
+		return socket.BoolVal(s.ep.SocketOptions().GetReceivePacketInfo()), nil
+	case unix.IP_RECVTTL:
+		return socket.BoolVal(s.ep.SocketOptions().GetReceiveTTL()), nil
+	case unix.IP_RECVTOS:
+		return socket.BoolVal(s.ep.SocketOptions().GetReceiveTOS()), nil
 	}
 	return nil, unix.ENOPROTOOPT
 }
@@ -234,6 +240,12 @@ func (s *sock) getIPv6Opt(name int) ([]byte, error) {
 		return s.intOpt(tcpip.IPv6TrafficClassOption)
 	case unix.IPV6_RECVERR:
 		return socket.BoolVal(s.ep.SocketOptions().GetIPv6RecvError()), nil
+	case unix.IPV6_RECVPKTINFO:
+		return socket.BoolVal(s.ep.SocketOptions().GetIPv6ReceivePacketInfo()), nil
+	case unix.IPV6_RECVHOPLIMIT:
+		return socket.BoolVal(s.ep.SocketOptions().GetReceiveHopLimit()), nil
+	case unix.IPV6_RECVTCLASS:
+		return socket.BoolVal(s.ep.SocketOptions().GetReceiveTClass()), nil
 	}
 	return nil, unix.ENOPROTOOPT
 }
@@ -424,6 +436,12 @@ func (s *sock) setIPOpt(name int, v int32) error {
 		s.ep.SocketOptions().SetHeaderIncluded(v != 0)
 	case unix.IP_RECVERR:
 		s.ep.SocketOptions().SetIPv4RecvError(v != 0)
+	case unix.IP_PKTINFO:
+		s.ep.SocketOptions().SetReceivePacketInfo(v != 0)
+	case unix.IP_RECVTTL:
+		s.ep.SocketOptions().SetReceiveTTL(v != 0)
+	case unix.IP_RECVTOS:
+		s.ep.SocketOptions().SetReceiveTOS(v != 0)
 	default:
 		return unix.ENOPROTOOPT
 	}
@@ -446,6 +464,12 @@ func (s *sock) setIPv6Opt(name int, v int32) error {
 		return errno(s.ep.SetSockOptInt(tcpip.IPv6TrafficClassOption, int(v)))
 	case unix.IPV6_RECVERR:
 		s.ep.SocketOptions().SetIPv6RecvError(v != 0)
+	case unix.IPV6_RECVPKTINFO:
+		s.ep.SocketOptions().SetIPv6ReceivePacketInfo(v != 0)
+	case unix.IPV6_RECVHOPLIMIT:
+		s.ep.SocketOptions().SetReceiveHopLimit(v != 0)
+	case unix.IPV6_RECVTCLASS:
+		s.ep.SocketOptions().SetReceiveTClass(v != 0)
 	default:
 		return unix.ENOPROTOOPT
 	}

@@ -18,6 +18,7 @@ package socket
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -150,6 +151,39 @@ type Socket interface {
 type Timeouts interface {
 	RecvTimeout() time.Duration
 	SendTimeout() time.Duration
+}
+
+// TimeoutOpts keeps a socket's SO_RCVTIMEO and SO_SNDTIMEO; a socket type
+// embeds it to implement Timeouts. Safe for concurrent use (no lock).
+type TimeoutOpts struct{ rcv, snd atomic.Int64 }
+
+// RecvTimeout implements Timeouts.
+func (t *TimeoutOpts) RecvTimeout() time.Duration { return time.Duration(t.rcv.Load()) }
+
+// SendTimeout implements Timeouts.
+func (t *TimeoutOpts) SendTimeout() time.Duration { return time.Duration(t.snd.Load()) }
+
+// TimeoutOpt returns SO_RCVTIMEO or SO_SNDTIMEO (name) as a struct timeval.
+func (t *TimeoutOpts) TimeoutOpt(name int) []byte {
+	if name == unix.SO_RCVTIMEO {
+		return Timeval(t.RecvTimeout())
+	}
+	return Timeval(t.SendTimeout())
+}
+
+// SetTimeoutOpt sets SO_RCVTIMEO or SO_SNDTIMEO (name) from a struct
+// timeval.
+func (t *TimeoutOpts) SetTimeoutOpt(name int, val []byte) error {
+	d, err := ParseTimeval(val)
+	if err != nil {
+		return err
+	}
+	if name == unix.SO_RCVTIMEO {
+		t.rcv.Store(int64(d))
+	} else {
+		t.snd.Store(int64(d))
+	}
+	return nil
 }
 
 // TotalLen returns the summed length of blocks.

@@ -51,6 +51,7 @@ var nlNextPort atomic.Uint32
 // nlSock is one AF_NETLINK socket.
 type nlSock struct {
 	vfs.FileDefaults
+	socket.TimeoutOpts // SO_RCVTIMEO, SO_SNDTIMEO
 
 	v     *vfs.VirtualFilesystem
 	st    *Stack
@@ -58,13 +59,12 @@ type nlSock struct {
 	wq    waiter.Queue
 
 	// mu guards the fields below.
-	mu                 sync.Mutex
-	port               uint32
-	groups             uint32
-	rq                 [][]byte
-	rcvTimeo, sndTimeo time.Duration
-	sndBuf, rcvBuf     int32
-	err                unix.Errno
+	mu             sync.Mutex
+	port           uint32
+	groups         uint32
+	rq             [][]byte
+	sndBuf, rcvBuf int32
+	err            unix.Errno
 }
 
 var (
@@ -231,10 +231,8 @@ func (s *nlSock) GetSockOpt(ctx vfs.Context, level, name int, optLen int) ([]byt
 			e := s.err
 			s.err = 0
 			return socket.Int32Val(int32(e)), nil
-		case unix.SO_RCVTIMEO:
-			return socket.Timeval(s.rcvTimeo), nil
-		case unix.SO_SNDTIMEO:
-			return socket.Timeval(s.sndTimeo), nil
+		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+			return s.TimeoutOpt(name), nil
 		case unix.SO_PASSCRED:
 			return socket.Int32Val(0), nil
 		}
@@ -249,18 +247,7 @@ func (s *nlSock) GetSockOpt(ctx vfs.Context, level, name int, optLen int) ([]byt
 // and change nothing.
 func (s *nlSock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 	if level == unix.SOL_SOCKET && (name == unix.SO_RCVTIMEO || name == unix.SO_SNDTIMEO) {
-		d, err := socket.ParseTimeval(val)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if name == unix.SO_RCVTIMEO {
-			s.rcvTimeo = d
-		} else {
-			s.sndTimeo = d
-		}
-		s.mu.Unlock()
-		return nil
+		return s.SetTimeoutOpt(name, val)
 	}
 	v, err := socket.Int32Opt(val)
 	if err != nil {
@@ -284,20 +271,6 @@ func (s *nlSock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error 
 		return nil
 	}
 	return unix.ENOPROTOOPT
-}
-
-// RecvTimeout implements socket.Timeouts.
-func (s *nlSock) RecvTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rcvTimeo
-}
-
-// SendTimeout implements socket.Timeouts.
-func (s *nlSock) SendTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sndTimeo
 }
 
 // SendMsg implements socket.Socket: every message is a request to the
@@ -372,7 +345,7 @@ func (s *nlSock) RecvMsg(ctx vfs.Context, b socket.Blocker, dst [][]byte, flags 
 			}
 			return r, nil
 		}
-		timeo := s.rcvTimeo
+		timeo := s.RecvTimeout()
 		s.mu.Unlock()
 		if b == nil {
 			return socket.RecvResult{}, unix.EAGAIN

@@ -107,10 +107,8 @@ func (s *sock) getSocketOpt(name int) ([]byte, error) {
 		}
 		binary.LittleEndian.PutUint32(b[4:], uint32(l.Timeout/time.Second))
 		return b, nil
-	case unix.SO_RCVTIMEO:
-		return socket.Timeval(s.RecvTimeout()), nil
-	case unix.SO_SNDTIMEO:
-		return socket.Timeval(s.SendTimeout()), nil
+	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+		return s.TimeoutOpt(name), nil
 	case unix.SO_RCVLOWAT, unix.SO_SNDLOWAT:
 		return socket.Int32Val(1), nil
 	case unix.SO_OOBINLINE, unix.SO_PRIORITY, unix.SO_DONTROUTE, unix.SO_PASSCRED,
@@ -255,18 +253,7 @@ func (s *sock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 	if level == unix.SOL_SOCKET {
 		switch name {
 		case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-			d, err := socket.ParseTimeval(val)
-			if err != nil {
-				return err
-			}
-			s.mu.Lock()
-			if name == unix.SO_RCVTIMEO {
-				s.rcvTimeo = d
-			} else {
-				s.sndTimeo = d
-			}
-			s.mu.Unlock()
-			return nil
+			return s.SetTimeoutOpt(name, val)
 		case unix.SO_LINGER:
 			if len(val) < 8 {
 				return unix.EINVAL

@@ -2,7 +2,6 @@ package inet
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -27,6 +26,7 @@ import (
 // sock is one inet socket.
 type sock struct {
 	vfs.FileDefaults
+	socket.TimeoutOpts // SO_RCVTIMEO, SO_SNDTIMEO
 
 	v        *vfs.VirtualFilesystem
 	st       *Stack
@@ -44,10 +44,6 @@ type sock struct {
 	// (/proc/net), set once by newFile.
 	ino uint64
 	uid uint32
-
-	// mu guards the fields below.
-	mu                 sync.Mutex
-	rcvTimeo, sndTimeo time.Duration
 }
 
 var (
@@ -234,18 +230,4 @@ func waitErr(err error, timeout time.Duration) error {
 		}
 	}
 	return err
-}
-
-// RecvTimeout implements socket.Timeouts.
-func (s *sock) RecvTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rcvTimeo
-}
-
-// SendTimeout implements socket.Timeouts.
-func (s *sock) SendTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sndTimeo
 }

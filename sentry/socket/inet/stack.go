@@ -50,13 +50,13 @@
 //	  into an endpoint)
 //	Stack.sockMu (the list of open sockets; leaf, released before the
 //	  sockets are asked anything)
-//	sock.mu (options kept by the sentry: timeouts; leaf)
 //	netstack's own locks (endpoint, stack), taken inside tcpip calls
 //	  waiter.Queue locks (leaf): netstack notifies the bridge entry under
 //	  its locks and the bridge calls sentry waiter.Queue.Notify, which
 //	  only takes the queue's own lock and signals channels or callbacks.
 //
-// No tcpip call is made while sock.mu is held.
+// A sock keeps no lock of its own: its timeouts are atomic
+// (socket.TimeoutOpts), everything else is netstack's.
 package inet
 
 import (

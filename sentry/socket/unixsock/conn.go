@@ -92,7 +92,7 @@ func (s *sock) Accept(ctx vfs.Context, b socket.Blocker, flags uint32) (*vfs.Fil
 			s.mu.Unlock()
 			return nil, nil, unix.EINVAL
 		}
-		timeo := s.rcvTimeo
+		timeo := s.RecvTimeout()
 		s.mu.Unlock()
 		if b == nil {
 			return nil, nil, unix.EAGAIN
@@ -162,7 +162,7 @@ func (s *sock) Connect(ctx vfs.Context, b socket.Blocker, addr []byte) error {
 			unlockTwo(s, t)
 			return unix.ECONNREFUSED
 		case len(t.acceptq) > t.backlog:
-			timeo := s.sndTimeo
+			timeo := s.SendTimeout()
 			unlockTwo(s, t)
 			if b == nil {
 				return unix.EAGAIN

@@ -156,7 +156,7 @@ func (s *sock) SendMsg(ctx vfs.Context, b socket.Blocker, src [][]byte, to []byt
 			return 0, err
 		}
 		s.mu.Lock()
-		timeo := s.sndTimeo
+		timeo := s.SendTimeout()
 		s.mu.Unlock()
 		if dl.IsZero() {
 			dl = deadline(timeo)
@@ -328,7 +328,7 @@ func (s *sock) RecvMsg(ctx vfs.Context, b socket.Blocker, dst [][]byte, flags in
 			return socket.RecvResult{}, err
 		}
 		s.mu.Lock()
-		timeo := s.rcvTimeo
+		timeo := s.RecvTimeout()
 		s.mu.Unlock()
 		if dl.IsZero() {
 			dl = deadline(timeo)

@@ -1,8 +1,6 @@
 package unixsock
 
 import (
-	"time"
-
 	"golang.org/x/sys/unix"
 
 	"github.com/runsc-cri/runsc-cri/sentry/socket"
@@ -43,10 +41,8 @@ func (s *sock) GetSockOpt(ctx vfs.Context, level, name int, optLen int) ([]byte,
 		return socket.BoolVal(s.state == stateListening), nil
 	case unix.SO_LINGER:
 		return append([]byte(nil), s.linger[:]...), nil
-	case unix.SO_RCVTIMEO:
-		return socket.Timeval(s.rcvTimeo), nil
-	case unix.SO_SNDTIMEO:
-		return socket.Timeval(s.sndTimeo), nil
+	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
+		return s.TimeoutOpt(name), nil
 	case unix.SO_PEERCRED:
 		c := socket.Creds{UID: socket.OverflowID, GID: socket.OverflowID}
 		if s.hasPeerCred {
@@ -68,18 +64,7 @@ func (s *sock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 	}
 	switch name {
 	case unix.SO_RCVTIMEO, unix.SO_SNDTIMEO:
-		d, err := socket.ParseTimeval(val)
-		if err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if name == unix.SO_RCVTIMEO {
-			s.rcvTimeo = d
-		} else {
-			s.sndTimeo = d
-		}
-		s.mu.Unlock()
-		return nil
+		return s.SetTimeoutOpt(name, val)
 	case unix.SO_LINGER:
 		if len(val) < 8 {
 			return unix.EINVAL
@@ -116,18 +101,4 @@ func (s *sock) SetSockOpt(ctx vfs.Context, level, name int, val []byte) error {
 		return unix.ENOPROTOOPT
 	}
 	return nil
-}
-
-// RecvTimeout implements socket.Timeouts.
-func (s *sock) RecvTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rcvTimeo
-}
-
-// SendTimeout implements socket.Timeouts.
-func (s *sock) SendTimeout() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sndTimeo
 }

@@ -55,7 +55,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
@@ -98,6 +97,7 @@ var nextID atomic.Uint64
 // sock is one AF_UNIX socket.
 type sock struct {
 	vfs.FileDefaults
+	socket.TimeoutOpts // SO_RCVTIMEO, SO_SNDTIMEO
 
 	v     *vfs.VirtualFilesystem
 	ns    *namespace
@@ -142,7 +142,6 @@ type sock struct {
 	passCred, reuseAddr, keepAlive bool
 	sndBuf, rcvBuf                 int64
 	linger                         [8]byte
-	rcvTimeo, sndTimeo             time.Duration
 
 	// peerEntries remembers waiter entries also registered on a peer's
 	// peerWait (datagram writability).

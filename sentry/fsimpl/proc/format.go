@@ -30,7 +30,8 @@ type statData struct {
 	UserNS, SysNS        int64
 	CUserNS, CSysNS      int64
 	Threads              int
-	StartNS              int64 // since boot
+	MinFlt               uint64 // page faults (none is counted as major)
+	StartNS              int64  // since boot
 	VSize, RSSPages      uint64
 	Pending, Blocked     uint64
 	Ignored, Caught      uint64
@@ -42,9 +43,10 @@ type statData struct {
 // formatStat renders /proc/[pid]/stat (52 fields).
 func formatStat(d *statData) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d (%s) %c %d %d %d 0 -1 %d 0 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d %d",
+	fmt.Fprintf(&b, "%d (%s) %c %d %d %d 0 -1 %d %d 0 0 0 %d %d %d %d 20 0 %d 0 %d %d %d %d",
 		d.PID, d.Comm, d.State, d.PPID, d.PGID, d.SID,
 		4194560, // PF_RANDOMIZE | PF_FORKNOEXEC-like flags, as a typical process
+		d.MinFlt,
 		nsToTicks(d.UserNS), nsToTicks(d.SysNS), nsToTicks(d.CUserNS), nsToTicks(d.CSysNS),
 		d.Threads, nsToTicks(d.StartNS), d.VSize, d.RSSPages, uint64(18446744073709551615))
 	// startcode endcode startstack kstkesp kstkeip

@@ -162,6 +162,19 @@ func (p *processDir) cpuTime() (user, sys int64) {
 	return
 }
 
+// pageFaults counts the thread's page faults, or those of the process's
+// live threads.
+func (p *processDir) pageFaults() uint64 {
+	if p.t != nil {
+		return p.t.PageFaults()
+	}
+	var n uint64
+	for _, t := range p.tg.Tasks() {
+		n += t.PageFaults()
+	}
+	return n
+}
+
 func (p *processDir) genStat(ctx vfs.Context) ([]byte, error) {
 	t := p.task()
 	pgid, sid := p.tg.GroupIDs()
@@ -178,6 +191,7 @@ func (p *processDir) genStat(ctx vfs.Context) ([]byte, error) {
 		d.PID = int32(p.t.ThreadID())
 	}
 	d.UserNS, d.SysNS = p.cpuTime()
+	d.MinFlt = p.pageFaults()
 	d.CUserNS, d.CSysNS = p.tg.ChildTimes()
 	if t != nil {
 		d.Comm = t.Name()

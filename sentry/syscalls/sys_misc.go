@@ -341,12 +341,16 @@ func Getrusage(t *kernel.Task, a *arch.SyscallArguments) (uintptr, error) {
 	case linux.RUSAGE_SELF:
 		u, s, _, _ := processTimes(t)
 		ru = rusageFrom(u, s)
+		for _, o := range t.ThreadGroup().Tasks() {
+			ru.MinFlt += int64(o.PageFaults()) // live threads' faults only
+		}
 	case linux.RUSAGE_CHILDREN:
 		_, _, cu, cs := processTimes(t)
 		ru = rusageFrom(cu, cs)
 	case linux.RUSAGE_THREAD:
 		u, s := t.CPUTime()
 		ru = rusageFrom(u, s)
+		ru.MinFlt = int64(t.PageFaults())
 	default:
 		return 0, unix.EINVAL
 	}

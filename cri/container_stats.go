@@ -74,6 +74,9 @@ func cpuMemory(sr *control.StatsResult) (*runtimeapi.CpuUsage, *runtimeapi.Memor
 		WorkingSetBytes: &runtimeapi.UInt64Value{Value: sr.MemoryBytes},
 		RssBytes:        &runtimeapi.UInt64Value{Value: sr.MemoryBytes},
 		UsageBytes:      &runtimeapi.UInt64Value{Value: sr.MemoryBytes},
+		PageFaults:      &runtimeapi.UInt64Value{Value: sr.PageFaults},
+		// MajorPageFaults stays unset: the sentry does not tell a fault
+		// that waited for the gofer apart.
 	}
 	if sr.MemoryLimit > sr.MemoryBytes {
 		mem.AvailableBytes = &runtimeapi.UInt64Value{Value: sr.MemoryLimit - sr.MemoryBytes}

@@ -204,6 +204,9 @@ func TestPodSandboxMetrics(t *testing.T) {
 	if ws == 0 || ws > 2*sws || sws > 2*ws {
 		t.Errorf("working set %d, ContainerStats has %d", ws, sws)
 	}
+	if pf := st.Stats.Memory.GetPageFaults().GetValue(); pf == 0 {
+		t.Errorf("ContainerStats page faults %v", st.Stats.Memory.PageFaults)
+	}
 	if c, sc := val(ctrVals, "container_cpu_usage_seconds_total"), st.Stats.Cpu.UsageCoreNanoSeconds.Value/1e9; c > sc || c+1 < sc {
 		t.Errorf("cpu %d s, ContainerStats has %d s", c, sc)
 	}

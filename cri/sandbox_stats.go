@@ -46,6 +46,7 @@ func (s *Server) podSandboxStats(ctx context.Context, p *store.Pod) (*runtimeapi
 			Timestamp:    st.Linux.Cpu.Timestamp,
 			ProcessCount: &runtimeapi.UInt64Value{Value: uint64(sr.Processes)},
 		}
+		st.Linux.Network = networkUsage(&sr, st.Linux.Cpu.Timestamp)
 	}
 	for _, c := range s.store.Containers(p.ID) {
 		if cs, err := s.containerStats(ctx, &c); err == nil {
@@ -53,4 +54,26 @@ func (s *Server) podSandboxStats(ctx context.Context, p *store.Pod) (*runtimeapi
 		}
 	}
 	return st, nil
+}
+
+// networkUsage are the pod's interfaces but lo, the first being the
+// default one; nil while the pod has none. Errors stay unset: the
+// sentry's interface figures have no error counts.
+func networkUsage(sr *control.StatsResult, ts int64) *runtimeapi.NetworkUsage {
+	var n *runtimeapi.NetworkUsage
+	for _, i := range sr.Interfaces {
+		if i.Name == "lo" {
+			continue
+		}
+		u := &runtimeapi.NetworkInterfaceUsage{
+			Name:    i.Name,
+			RxBytes: &runtimeapi.UInt64Value{Value: i.RxBytes},
+			TxBytes: &runtimeapi.UInt64Value{Value: i.TxBytes},
+		}
+		if n == nil {
+			n = &runtimeapi.NetworkUsage{Timestamp: ts, DefaultInterface: u}
+		}
+		n.Interfaces = append(n.Interfaces, u)
+	}
+	return n
 }

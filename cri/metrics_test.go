@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	runtimeapi "k8s.io/cri-api/pkg/apis/runtime/v1"
+
+	"github.com/runsc-cri/runsc-cri/sentry/control"
 )
 
 // critestMetricNames are the cAdvisor metrics critest's "PodSandbox
@@ -311,5 +313,20 @@ func TestPodSandboxMetrics(t *testing.T) {
 	}
 	if !found {
 		t.Error("StreamPodSandboxMetrics: the pod is missing")
+	}
+}
+
+// TestNetworkUsage: PodSandboxStats' network usage leaves lo out and makes
+// the first other interface the default one.
+func TestNetworkUsage(t *testing.T) {
+	if n := networkUsage(&control.StatsResult{Interfaces: []control.InterfaceStats{{Name: "lo", RxBytes: 5}}}, 1); n != nil {
+		t.Errorf("lo only: %v", n)
+	}
+	n := networkUsage(&control.StatsResult{Interfaces: []control.InterfaceStats{
+		{Name: "lo", RxBytes: 5}, {Name: "eth0", RxBytes: 10, TxBytes: 20}, {Name: "eth1", RxBytes: 1},
+	}}, 7)
+	if n == nil || n.Timestamp != 7 || len(n.Interfaces) != 2 || n.DefaultInterface.Name != "eth0" ||
+		n.DefaultInterface.RxBytes.Value != 10 || n.DefaultInterface.TxBytes.Value != 20 || n.Interfaces[1].Name != "eth1" {
+		t.Errorf("usage %v", n)
 	}
 }

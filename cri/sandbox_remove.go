@@ -44,6 +44,9 @@ func (s *Server) removePodSandbox(ctx context.Context, ref string) error {
 	if err := s.net.Remove(ctx, id); err != nil {
 		return fmt.Errorf("pod sandbox %s: network: %w", id, err)
 	}
+	if p, err := s.store.Pod(id); err == nil {
+		s.removePodCgroup(id, p.Cgroup)
+	}
 	if err := os.RemoveAll(s.podDir(id)); err != nil {
 		return fmt.Errorf("pod sandbox %s: %w", id, err)
 	}

@@ -142,6 +142,22 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	if res := cfg.GetLinux().GetResources(); res != nil && res.MemoryLimitInBytes > 0 {
 		spec.MemoryLimit = uint64(res.MemoryLimitInBytes)
 	}
+	// The pod's host cgroup (sandbox_cgroups.go), removed on rollback after the
+	// sentry is gone (defers run last-first).
+	cg, err := s.createPodCgroup(id, cfg)
+	if err != nil {
+		return "", fmt.Errorf("RunPodSandbox %q: pod cgroup: %w", md.Name, err)
+	}
+	if cg != nil {
+		defer func() {
+			if retErr != nil {
+				s.removePodCgroup(id, cg.Path)
+			}
+		}()
+	}
+	if err := s.fault("pod:cgroup"); err != nil {
+		return "", err
+	}
 	var sn *sandbox.Sentry
 	startSentry := func() (err error) {
 		sn, err = s.runner.StartSentry(p.Dir, p.ControlSocket, spec)
@@ -161,6 +177,12 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 			sandbox.Shutdown(sn.Socket, sn.PID, 2*time.Second)
 		}
 	}()
+	if cg != nil {
+		// Before the pod is Ready: no container has run yet.
+		if err := cg.AddTree(sn.PID); err != nil {
+			return "", fmt.Errorf("RunPodSandbox %q: pod cgroup: %w", md.Name, err)
+		}
+	}
 	if err := s.fault("pod:sentry"); err != nil {
 		return "", err
 	}
@@ -180,6 +202,9 @@ func (s *Server) runPodSandbox(ctx context.Context, r *runtimeapi.RunPodSandboxR
 	if _, err := s.store.UpdatePod(id, func(p *store.Pod) error {
 		p.State = store.PodReady
 		p.SentryPID = sn.PID
+		if cg != nil {
+			p.Cgroup = cg.Path
+		}
 		return nil
 	}); err != nil {
 		return "", err

@@ -135,7 +135,7 @@ func PodPath(parent, id string) (string, error) {
 		return "", err
 	}
 	if p == "" {
-		p = "/runsc-cri"
+		p = "runsc-cri" // under the daemon's own cgroup
 	}
 	return filepath.Join(p, "runsc-"+id), nil
 }
@@ -269,4 +269,20 @@ func (cg *Cgroup) Remove(timeout time.Duration) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// AddTree moves pid and, recursively, its child processes (e.g. the sentry's ptrace stubs
+// forked before the move) into the pod's cgroup.
+func (cg *Cgroup) AddTree(pid int) error {
+	err := cg.AddPid(pid)
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if c, e := strconv.Atoi(f); e == nil && c != pid {
+				err = errors.Join(err, cg.AddTree(c))
+			}
+		}
+	}
+	return err
 }

@@ -47,6 +47,8 @@ type Pod struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// Reason says why the pod is NotReady (stopped, sentry died).
 	Reason string `json:"reason,omitempty"`
+	// Cgroup is the pod's host cgroup path (cri/cgroups; "" when none).
+	Cgroup string `json:"cgroup,omitempty"`
 }
 
 // NameKey is the pod's unique name: name_namespace_uid_attempt.

@@ -87,9 +87,10 @@
 // the sentry; both are in shared mode, so what one writes the other sees
 // at its next lookup (as with a change made by the host).
 //
-// Not done yet: host cgroups (the pod's memory bound is its memory file's
-// size and container limits are charged by the sentry itself; there is no
-// host CPU limit). Pod networking is cri/network's: the sentry is started
+// Host cgroups are the caller's (cri/sandbox_cgroups.go, cri/cgroups): the
+// sentry is moved into the pod's cgroup, with any child it forked, before the
+// pod is Ready; container memory limits stay charged by the sentry itself.
+// Pod networking is cri/network's: the sentry is started
 // inside the pod's network namespace and given eth0 by a control call.
 // Sentries and gofers
 // inherit the daemon's oom_score_adj; Runner.OOMScoreAdj sets another one

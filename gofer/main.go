@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runsc-cri/runsc-cri/seccomp"
 )
 
 // Main is the `runsc-cri gofer` subcommand. args are the arguments after the
@@ -246,6 +248,9 @@ func runGofer(root string, sockFD int, ro, detached bool, vols []volume) error {
 		unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
 	}
 
+	if err := seccomp.InstallFromEnv(seccomp.GoferRules()); err != nil {
+		return err
+	}
 	logf := func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
 	return serveAll(conn, vols, Options{ReadOnly: ro, Logf: logf, procFD: procFD})
 }

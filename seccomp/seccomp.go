@@ -17,11 +17,15 @@
 // PR_SET_NO_NEW_PRIVS); it must run after start-up work is done and
 // before any application code runs. A filter cannot be removed.
 //
+// The mode comes from ModeEnv: "on", "log", or unset/"off" (no filter;
+// the default until the lists are proven complete on the whole suite).
+//
 // There is no state and no locking: rule sets are built on each call.
 package seccomp
 
 import (
 	"fmt"
+	"os"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/abi/linux"
@@ -46,7 +50,14 @@ func Program(rules gs.SyscallRules, o Options) ([]bpf.Instruction, error) {
 		def = gs.Trap
 	}
 	p := gs.Program{
-		RuleSets: []gs.RuleSet{{Rules: rules, Action: gs.Allow}},
+		RuleSets: []gs.RuleSet{
+			{Rules: rules, Action: gs.Allow},
+			// clone3 passes its flags in memory, where seccomp
+			// cannot look: say ENOSYS, so that glibc falls back to
+			// clone, whose flags are checked.
+			{Rules: gs.MakeSyscallRules(map[uintptr]gs.SyscallRule{unix.SYS_CLONE3: gs.MatchAll{}}),
+				Action: gs.ReturnError.Code(uint16(unix.ENOSYS))},
+		},
 		Options: gs.ProgramOptions{
 			DefaultAction: def,
 			BadArchAction: gs.KillProcess,
@@ -100,6 +111,10 @@ func allow(r gs.SyscallRules, nos ...uintptr) {
 const goThreadFlags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES |
 	unix.CLONE_SIGHAND | unix.CLONE_SYSVSEM | unix.CLONE_THREAD
 
+// glibcThreadFlags are the clone flags of glibc's pthread_create.
+const glibcThreadFlags = goThreadFlags | unix.CLONE_SETTLS |
+	unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID
+
 // runtimeRules are what every Go process here needs: the runtime's
 // memory, threads, signals, timers and scheduler calls, and I/O on
 // descriptors it already holds.
@@ -134,8 +149,13 @@ func runtimeRules() gs.SyscallRules {
 		gs.MaskedEqual(unix.PROT_EXEC, 0)})
 	r.Set(unix.SYS_MPROTECT, gs.PerArg{gs.AnyValue{}, gs.AnyValue{},
 		gs.MaskedEqual(unix.PROT_EXEC, 0)})
-	// clone: new threads of this process only.
-	r.Set(unix.SYS_CLONE, gs.PerArg{gs.EqualTo(goThreadFlags)})
+	// clone: new threads of this process only (the Go runtime's, and
+	// glibc's pthread_create in a cgo binary once clone3 said ENOSYS).
+	r.Set(unix.SYS_CLONE, gs.Or{
+		gs.PerArg{gs.EqualTo(goThreadFlags)},
+		gs.PerArg{gs.EqualTo(glibcThreadFlags)},
+	})
+	allow(r, unix.SYS_RSEQ, unix.SYS_SET_ROBUST_LIST)
 	// fcntl: descriptor flags and status flags only.
 	r.Set(unix.SYS_FCNTL, gs.Or{
 		gs.PerArg{gs.AnyValue{}, gs.EqualTo(unix.F_GETFD)},
@@ -183,6 +203,30 @@ func SentryRules() gs.SyscallRules {
 	return r
 }
 
+// ptmxFlags are the exact open flags of the pod sentry's /dev/ptmx
+// opens (sentry/boot openPty).
+const ptmxFlags = unix.O_RDWR | unix.O_NOCTTY | unix.O_CLOEXEC | unix.O_NONBLOCK
+
+// PodSentryRules is SentryRules plus what a pod sentry needs for tty
+// containers: openat(AT_FDCWD, ..., exactly ptmxFlags) (seccomp cannot
+// check the path) and the pty ioctls.
+func PodSentryRules() gs.SyscallRules {
+	r := SentryRules()
+	r.Set(unix.SYS_OPENAT, gs.PerArg{gs.EqualTo(atFDCWD), gs.AnyValue{}, gs.EqualTo(ptmxFlags)})
+	// unlinkat(AT_FDCWD, path, 0): closing the control listener
+	// removes its socket file (net.UnixListener unlinks on close).
+	r.Set(unix.SYS_UNLINKAT, gs.PerArg{gs.EqualTo(atFDCWD), gs.AnyValue{}, gs.EqualTo(0)})
+	r.Add(unix.SYS_IOCTL, gs.Or{
+		gs.PerArg{gs.AnyValue{}, gs.EqualTo(unix.TIOCSPTLCK)},
+		gs.PerArg{gs.AnyValue{}, gs.EqualTo(unix.TIOCGPTPEER)},
+		gs.PerArg{gs.AnyValue{}, gs.EqualTo(unix.TIOCGPTN)},
+	})
+	return r
+}
+
+// atFDCWD is AT_FDCWD as Go passes it: sign-extended to 64 bits.
+const atFDCWD = ^uintptr(-unix.AT_FDCWD - 1)
+
 // GoferRules is the gofer's allowlist: the runtime's plus the
 // descriptor-relative file operations it serves.
 func GoferRules() gs.SyscallRules {
@@ -206,3 +250,39 @@ func GoferRules() gs.SyscallRules {
 // secRetLog is SECCOMP_RET_LOG (allow after logging), which
 // pkg/abi/linux does not name.
 const secRetLog = 0x7ffc0000
+
+// ModeEnv is the environment variable that selects the filter mode of
+// runsc-cri's processes ("on" when unset, "log" or "off"); children
+// inherit it.
+const ModeEnv = "RUNSC_CRI_HOST_SECCOMP"
+
+// Modes of ModeEnv.
+const (
+	ModeOn  = "on"
+	ModeLog = "log"
+	ModeOff = "off"
+)
+
+// ModeFromEnv returns the mode ModeEnv selects.
+func ModeFromEnv() (string, error) {
+	switch m := os.Getenv(ModeEnv); m {
+	case ModeOn:
+		return ModeOn, nil
+	case "", ModeLog, ModeOff:
+		if m == "" {
+			return ModeOff, nil
+		}
+		return m, nil
+	default:
+		return "", fmt.Errorf("%s=%q: want on, log or off", ModeEnv, m)
+	}
+}
+
+// InstallFromEnv installs rules in the mode ModeEnv selects.
+func InstallFromEnv(rules gs.SyscallRules) error {
+	mode, err := ModeFromEnv()
+	if err != nil || mode == ModeOff {
+		return err
+	}
+	return Install(rules, Options{Log: mode == ModeLog})
+}

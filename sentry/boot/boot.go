@@ -115,6 +115,9 @@ func start(spec Spec, log *slog.Logger, makeRoot rootMaker) (s *Sandbox, retErr 
 		umask = *proc.Umask
 	}
 	fsc.SwapUmask(umask)
+	if err := beforeInit(); err != nil {
+		return nil, err
+	}
 	tg, err := k.StartInit(kernel.ProcessArgs{
 		Filename:    filename,
 		Argv:        proc.Argv,
@@ -235,6 +238,7 @@ func Run(spec Spec, log *slog.Logger) (int, error) {
 			f.Close()
 		}()
 	}
+	beforeInit = func() error { return InstallHostSeccomp(false) }
 	s, err := Start(spec, log)
 	if err != nil {
 		return 0, err

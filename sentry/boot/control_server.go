@@ -72,6 +72,13 @@ func RunPod(spec PodSpec, controlPath string, readyFD int, log *slog.Logger) int
 		srv.serve(l)
 		close(served)
 	}()
+	if err := InstallHostSeccomp(true); err != nil {
+		ready("error: " + err.Error())
+		log.Error("pod sentry", "err", err)
+		p.Shutdown()
+		p.Destroy()
+		return 1
+	}
 	ready("ok")
 	<-p.Done()
 	l.Close()

@@ -112,6 +112,14 @@ func TestPodCgroup(t *testing.T) {
 		t.Errorf("pod used %.2f CPUs under a 0.2 CPU quota", cpus)
 	}
 
+	ps, err := d.rt.PodSandboxStats(ctxT(t), &runtimeapi.PodSandboxStatsRequest{PodSandboxId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ps.Stats.Linux.Cpu.UsageCoreNanoSeconds.GetValue(); got < u1 {
+		t.Errorf("PodSandboxStats CPU %d ns, less than the pod cgroup's %d ns", got, u1)
+	}
+
 	if _, err := d.rt.UpdatePodSandboxResources(ctxT(t), &runtimeapi.UpdatePodSandboxResourcesRequest{PodSandboxId: id,
 		Resources: &runtimeapi.LinuxContainerResources{CpuQuota: 50000, CpuPeriod: 100000, CpuShares: 256}}); err != nil {
 		t.Fatal(err)

@@ -78,8 +78,13 @@ func (s *Server) createPodCgroup(id string, cfg *runtimeapi.PodSandboxConfig) (*
 		return nil, nil
 	}
 	if err := cg.Set(podLimits(cfg.GetLinux().GetResources())); err != nil {
-		cg.Remove(time.Second)
-		return nil, err
+		if cfg.GetLinux().GetCgroupParent() != "" {
+			cg.Remove(time.Second)
+			return nil, err
+		}
+		// Our own default place (e.g. v2 controllers not delegated to the
+		// daemon's cgroup): the pod runs there without host limits.
+		s.log.Warn("pod cgroup limits not written", "pod", id, "err", err)
 	}
 	return cg, nil
 }

@@ -57,6 +57,14 @@ func Program(rules gs.SyscallRules, o Options) ([]bpf.Instruction, error) {
 			// clone, whose flags are checked.
 			{Rules: gs.MakeSyscallRules(map[uintptr]gs.SyscallRule{unix.SYS_CLONE3: gs.MatchAll{}}),
 				Action: gs.ReturnError.Code(uint16(unix.ENOSYS))},
+			// Opens by path that the allowlist does not take fail
+			// with EACCES rather than kill: glibc (cgo binaries)
+			// reads /sys/devices/system/cpu/online in the first new
+			// thread and copes with a failure. The file is not
+			// opened either way.
+			{Rules: gs.MakeSyscallRules(map[uintptr]gs.SyscallRule{
+				unix.SYS_OPENAT: gs.MatchAll{}, unix.SYS_OPEN: gs.MatchAll{}}),
+				Action: gs.ReturnError.Code(uint16(unix.EACCES))},
 		},
 		Options: gs.ProgramOptions{
 			DefaultAction: def,

@@ -88,7 +88,10 @@ func TestPodCgroup(t *testing.T) {
 		}
 	}
 
-	d.createStart(t, id, pcfg, ctrConfig("burn", e.image, "while :; do :; done"))
+	burn := d.createStart(t, id, pcfg, ctrConfig("burn", e.image, "while :; do :; done"))
+	if c, err := d.srv.store.Container(burn); err != nil || !procCgroupHas(c.GoferPID, path) {
+		t.Errorf("the container's gofer (%v) is not in %s", err, path)
+	}
 	time.Sleep(300 * time.Millisecond)
 	pids, _ := cg.Pids()
 	for _, pid := range pids {

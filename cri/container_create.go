@@ -222,6 +222,10 @@ func (s *Server) createContainer(ctx context.Context, r *runtimeapi.CreateContai
 			sandbox.KillGofer(g.PID, c.RootfsDir)
 		}
 	}()
+	// The gofer serves the pod: it joins the pod's host cgroup.
+	if err := s.podCgroupAdd(c.PodID, g.PID); err != nil {
+		return "", fmt.Errorf("CreateContainer %q: gofer into the pod's cgroup: %w", md.Name, err)
+	}
 	if err := s.fault("container:gofer"); err != nil {
 		return "", err
 	}

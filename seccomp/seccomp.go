@@ -17,8 +17,8 @@
 // PR_SET_NO_NEW_PRIVS); it must run after start-up work is done and
 // before any application code runs. A filter cannot be removed.
 //
-// The mode comes from ModeEnv: "on", "log", or unset/"off" (no filter;
-// the default until the lists are proven complete on the whole suite).
+// The mode comes from ModeEnv: unset or "on", "log", or "off" (no
+// filter, for debugging).
 //
 // There is no state and no locking: rule sets are built on each call.
 package seccomp
@@ -274,12 +274,9 @@ const (
 // ModeFromEnv returns the mode ModeEnv selects.
 func ModeFromEnv() (string, error) {
 	switch m := os.Getenv(ModeEnv); m {
-	case ModeOn:
+	case "", ModeOn:
 		return ModeOn, nil
-	case "", ModeLog, ModeOff:
-		if m == "" {
-			return ModeOff, nil
-		}
+	case ModeLog, ModeOff:
 		return m, nil
 	default:
 		return "", fmt.Errorf("%s=%q: want on, log or off", ModeEnv, m)

@@ -15,14 +15,10 @@ import (
 // (RUNSC_CRI_HOST_SECCOMP), which every process runsc-cri starts
 // inherits:
 //
-//	"on"           calls outside the allowlist kill the process
+//	unset or "on"  calls outside the allowlist kill the process
 //	"log"          they are allowed and logged by the kernel: find them
 //	               with `dmesg | grep 'type=1326'` (syscall=N, pid, ip)
-//	unset or "off" no filter
-//
-// Unset means off for now: the allowlists are not yet complete for the
-// whole test suite (a cgo-linked binary's libc makes calls the lists
-// miss); see the seccomp package.
+//	"off"          no filter (debugging only)
 
 // SeccompEnv names the variable that selects the host filter mode.
 const SeccompEnv = seccomp.ModeEnv
